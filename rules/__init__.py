@@ -1,0 +1,1 @@
+"""The declarative routing language: YAML rule files, validated, compiled and explained."""
