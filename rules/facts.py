@@ -75,9 +75,9 @@ class CaseFacts(BaseModel):
     deviation: bool = False
     recurring: bool = False
     municipalities_only: bool = False
-    escalated_from: Literal[
-        "lsvo", "sg-barn-unga", "sg-vuxna", "sg-aldre", "beredningsgruppen", "ikf"
-    ] | None = None
+    escalated_from: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)] | None
+    ) = Field(default=None, description="slug of the group that could not agree")
 
     @property
     def text(self) -> str:
@@ -95,9 +95,15 @@ class RouteResult(BaseModel):
     lead_group: str | None = None
     rule: str
     explanation: str
-    groups: tuple[str, ...] = Field(
-        default=(), description="every target group the case touches, for the preparation group"
+    derived: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="what the collect tables derived, e.g. every target group the case touches",
     )
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Every target group the case touches (the rule set's `groups` table)."""
+        return self.derived.get("groups", ())
 
     def public(self) -> dict[str, Any]:
         """The stable JSON shape printed by `samverkan route`."""
