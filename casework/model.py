@@ -1,0 +1,322 @@
+"""Tables and their model families (…Create for input, …Public for output).
+
+Storage choices:
+- Enumerations are VARCHAR columns (not PostgreSQL enum types), so adding a state or a
+  level is a code change, not a migration.
+- Lists (aliases, target groups, addresses) are JSON columns.
+- A case's kind is stored as its agenda mark ("B", "I/D" …) and read as a tuple of
+  `rules.facts.Kind` through `Case.kinds`.
+- Timestamps are timezone-aware UTC on both databases (`UTCDateTime`).
+- Attachments are files on disk, content-addressed by SHA-256 under
+  `<data_dir>/attachments/`; the table holds the metadata and the relative path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from sqlmodel import JSON, Field, SQLModel
+
+from casework.lifecycle import State
+from rules.facts import KIND_LETTERS, KINDS, CaseFacts, Kind, TargetGroup
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a timezone-aware time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(enum_cls: type[StrEnum]) -> sa.Enum:
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def kinds_from_marks(marks: str) -> tuple[Kind, ...]:
+    """ "I/D" → ("information", "diskussion")."""
+    by_letter = {letter: kind for kind, letter in KIND_LETTERS.items()}
+    letters = {part.strip().upper() for part in marks.split("/") if part.strip()}
+    unknown = letters - by_letter.keys()
+    if unknown:
+        raise ValueError(f"unknown kind marks {sorted(unknown)} in {marks!r}: use B, I or D")
+    return tuple(k for k in KINDS if KIND_LETTERS[k] in letters)
+
+
+def _kinds_from_storage(value: Any) -> Any:
+    return kinds_from_marks(value) if isinstance(value, str) else value
+
+
+class OrganisationKind(StrEnum):
+    region = "region"
+    municipality = "municipality"
+
+
+class GroupLevel(StrEnum):
+    strategic = "strategic"
+    tactical = "tactical"
+    support = "support"
+    other = "other"
+    above = "above"
+    outside = "outside"
+
+
+class QuorumRule(StrEnum):
+    """Who counts as a huvudman for quorum (more than half of each must be present)."""
+
+    sides = "sides"  # two sides: the region, and the municipalities together
+    per_organisation = "per_organisation"  # each organisation on its own
+
+
+class Role(StrEnum):
+    chair = "chair"
+    secretary = "secretary"
+    member = "member"
+    adjunct = "adjunct"
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class Organisation(SQLModel, table=True):
+    """A huvudman: Region Blekinge or one of the municipalities."""
+
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    kind: OrganisationKind = Field(sa_type=_enum(OrganisationKind))
+
+
+class Group(SQLModel, table=True):
+    """A collaboration body (LSVO, a samverkansgrupp …); the slug stays when the name changes."""
+
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    aliases: list[str] = Field(default_factory=list, sa_type=JSON)
+    level: GroupLevel = Field(sa_type=_enum(GroupLevel))
+    description: str = ""
+    quorum_rule: QuorumRule = Field(default=QuorumRule.sides, sa_type=_enum(QuorumRule))
+    agenda_offset_days: int = 7
+    submission_offset_days: int = 7
+
+
+class Member(SQLModel, table=True):
+    """A person who represents an organisation and a function."""
+
+    __tablename__ = "members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    function: str = Field(default="", max_length=300)
+    email: str | None = Field(default=None, max_length=254)
+    notification_addresses: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class Membership(SQLModel, table=True):
+    """A member's seat in a group; the chair and the secretary have no decision mandate."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (sa.UniqueConstraint("member_id", "group_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    role: Role = Field(default=Role.member, sa_type=_enum(Role))
+    decision_mandate: bool = True
+
+
+class Case(SQLModel, table=True):
+    """An ärende. `reference` is handed out per prefix and year: SB-2026-0001."""
+
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=32, unique=True)
+    title: str = Field(max_length=300)
+    description: str = ""
+    kind: str = Field(default="", max_length=8)
+    target_groups: list[str] = Field(default_factory=list, sa_type=JSON)
+    requests_resources: bool = False
+    county_wide: bool = False
+    deviation: bool = False
+    recurring: bool = False
+    municipalities_only: bool = False
+    escalated_from: str | None = Field(default=None, max_length=64)
+    submitter_name: str = Field(max_length=200)
+    submitter_email: str = Field(max_length=254)
+    submitter_organisation: str = Field(default="", max_length=200)
+    presenter: str = Field(default="", max_length=300)
+    proposed_decision: str = ""
+    status: State = Field(default=State.submitted, sa_type=_enum(State), index=True)
+    destination: str = Field(max_length=64, index=True)
+    requires_endorsement: bool = False
+    lead_group: str | None = Field(default=None, max_length=64)
+    routed_groups: list[str] = Field(default_factory=list, sa_type=JSON)
+    routing_rule: str = Field(default="", max_length=200)
+    routing_explanation: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The stored mark as kinds: "I/D" → ("information", "diskussion")."""
+        return kinds_from_marks(self.kind)
+
+    def facts(self) -> CaseFacts:
+        """The case as the routing rules see it."""
+        return CaseFacts.model_validate(
+            {name: getattr(self, name) for name in CaseFacts.model_fields}
+        )
+
+
+class CaseCreate(CaseFacts):
+    """A submission (anmälan): the routing facts plus who submits and presents it."""
+
+    submitter_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    submitter_email: Email
+    submitter_organisation: Annotated[str, StringConstraints(max_length=200)] = ""
+    presenter: Annotated[str, StringConstraints(max_length=300)] = ""
+    proposed_decision: Annotated[str, StringConstraints(max_length=20_000)] = ""
+
+    def facts(self) -> CaseFacts:
+        """Only the fields the routing rules read."""
+        return CaseFacts.model_validate(self.model_dump(include=set(CaseFacts.model_fields)))
+
+
+class CasePublic(BaseModel):
+    """A case as the API and the pages show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reference: str
+    title: str
+    description: str
+    kind: Annotated[tuple[Kind, ...], BeforeValidator(_kinds_from_storage)]
+    target_groups: tuple[TargetGroup, ...]
+    requests_resources: bool
+    county_wide: bool
+    deviation: bool
+    recurring: bool
+    municipalities_only: bool
+    escalated_from: str | None
+    submitter_name: str
+    submitter_email: str
+    submitter_organisation: str
+    presenter: str
+    proposed_decision: str
+    status: State
+    destination: str
+    requires_endorsement: bool
+    lead_group: str | None
+    routed_groups: tuple[str, ...]
+    routing_rule: str
+    routing_explanation: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Attachment(SQLModel, table=True):
+    """A document (underlag) of a case; the bytes live at `storage_path` under the data dir."""
+
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    storage_path: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class AttachmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    case_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which case, with the state before and after."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    note: str = ""
+
+
+class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    case_id: int | None
+    actor: str
+    action: str
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    note: str
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last reference number handed out per prefix and year."""
+
+    __tablename__ = "reference_counters"
+
+    prefix: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0

@@ -1,0 +1,175 @@
+"""Every query the application makes, as keyword-only typed functions over a Session.
+
+Nothing here commits: the caller's unit of work decides (`casework.db.unit_of_work`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from casework.lifecycle import State
+from casework.model import (
+    Attachment,
+    AuditEvent,
+    Case,
+    Group,
+    Member,
+    Membership,
+    Organisation,
+)
+
+# Portable upsert: SQLite (>= 3.35) and PostgreSQL both accept this exact statement. The
+# row lock it takes (PostgreSQL) or the write lock BEGIN IMMEDIATE holds (SQLite) makes
+# concurrent callers wait, and a rolled-back transaction gives its number back.
+_NEXT_NUMBER = text(
+    "INSERT INTO reference_counters (prefix, year, last) VALUES (:prefix, :year, 1) "
+    "ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1 "
+    "RETURNING last"
+)
+
+
+def next_reference_number(session: Session, *, prefix: str, year: int) -> int:
+    """Reserve the next number for `prefix` and `year` (1, 2, … restarting each year)."""
+    number = session.execute(_NEXT_NUMBER, {"prefix": prefix, "year": year}).scalar_one()
+    return int(number)
+
+
+def format_reference(*, prefix: str, year: int, number: int) -> str:
+    """SB-2026-0001."""
+    return f"{prefix}-{year}-{number:04d}"
+
+
+# Cases
+
+
+def add_case(session: Session, *, case: Case) -> Case:
+    session.add(case)
+    session.flush()
+    return case
+
+
+def get_case(session: Session, *, case_id: int, for_update: bool = False) -> Case | None:
+    """A case by id; `for_update` locks the row on PostgreSQL (SQLite locks the database)."""
+    statement = select(Case).where(Case.id == case_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return session.exec(statement).first()
+
+
+def get_case_by_reference(session: Session, *, reference: str) -> Case | None:
+    return session.exec(select(Case).where(Case.reference == reference)).first()
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: State | Sequence[State] | None = None,
+    destination: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Case]:
+    """Cases, newest first, optionally filtered by status (one or several) and destination."""
+    statement = select(Case)
+    if isinstance(status, State):
+        statement = statement.where(Case.status == status)
+    elif status is not None:
+        statement = statement.where(col(Case.status).in_(list(status)))
+    if destination is not None:
+        statement = statement.where(Case.destination == destination)
+    statement = statement.order_by(col(Case.id).desc()).limit(limit).offset(offset)
+    return list(session.exec(statement).all())
+
+
+def count_cases(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Case)).one()
+
+
+# Attachments
+
+
+def add_attachment(session: Session, *, attachment: Attachment) -> Attachment:
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def list_attachments(session: Session, *, case_id: int) -> list[Attachment]:
+    statement = select(Attachment).where(Attachment.case_id == case_id).order_by(col(Attachment.id))
+    return list(session.exec(statement).all())
+
+
+# Audit trail
+
+
+def add_audit_event(
+    session: Session,
+    *,
+    case_id: int | None,
+    actor: str,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str = "",
+) -> AuditEvent:
+    event = AuditEvent(
+        case_id=case_id, actor=actor, action=action, before=before, after=after, note=note
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_audit_events(session: Session, *, case_id: int) -> list[AuditEvent]:
+    """A case's audit trail, oldest first."""
+    statement = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(col(AuditEvent.id))
+    return list(session.exec(statement).all())
+
+
+# Organisations, groups and members
+
+
+def get_organisation(session: Session, *, slug: str) -> Organisation | None:
+    return session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.exec(select(Organisation).order_by(col(Organisation.id))).all())
+
+
+def get_group(session: Session, *, slug: str) -> Group | None:
+    return session.exec(select(Group).where(Group.slug == slug)).first()
+
+
+def list_groups(session: Session) -> list[Group]:
+    return list(session.exec(select(Group).order_by(col(Group.id))).all())
+
+
+def find_member(session: Session, *, name: str, organisation_id: int) -> Member | None:
+    statement = select(Member).where(Member.name == name, Member.organisation_id == organisation_id)
+    return session.exec(statement).first()
+
+
+def get_membership(session: Session, *, member_id: int, group_id: int) -> Membership | None:
+    statement = select(Membership).where(
+        Membership.member_id == member_id, Membership.group_id == group_id
+    )
+    return session.exec(statement).first()
+
+
+def list_group_members(
+    session: Session, *, group_slug: str
+) -> list[tuple[Member, Membership, Organisation]]:
+    """A group's members with their seat and organisation, in seating order."""
+    statement = (
+        select(Member, Membership, Organisation)
+        .join(Membership, col(Membership.member_id) == col(Member.id))
+        .join(Group, col(Group.id) == col(Membership.group_id))
+        .join(Organisation, col(Organisation.id) == col(Member.organisation_id))
+        .where(Group.slug == group_slug)
+        .order_by(col(Membership.id))
+    )
+    return [(m, s, o) for m, s, o in session.exec(statement).all()]

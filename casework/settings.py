@@ -1,0 +1,41 @@
+"""Configuration, read from SAMVERKAN_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules import BUNDLED
+
+
+class Settings(BaseSettings):
+    """Application settings; every field can be set as SAMVERKAN_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    rules: Path | None = None
+    reference_prefix: str = "SB"
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        # The SQLite file follows data_dir unless a URL is given; db.make_engine creates
+        # the directory when the engine is first made, not when settings are read.
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'samverkan.db'}"
+        return self
+
+    @property
+    def rules_path(self) -> Path:
+        """The rule file to load: the configured one or the bundled default."""
+        return self.rules if self.rules is not None else BUNDLED
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; call `get_settings.cache_clear()` after changing the env."""
+    return Settings()
