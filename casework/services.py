@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import tempfile
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from casework import repository
+from casework.calendar import DeadlineRule
 from casework.db import unit_of_work
 from casework.lifecycle import Action, CaseworkError, next_state
 from casework.model import Attachment, Case, CaseCreate, CasePublic, utcnow
@@ -199,3 +201,24 @@ def attach_file(
             after={"filename": filename, "sha256": digest, "size": len(content)},
         )
     return attachment
+
+
+class GroupNotFound(CaseworkError, LookupError):
+    def __init__(self, slug: str, known: list[str]) -> None:
+        self.slug = slug
+        self.known = known
+        close = difflib.get_close_matches(slug, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(f"no group {slug!r}{hint}; known groups: {', '.join(known)}")
+
+
+def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
+    """The group's deadline offsets, as configured on the group."""
+    with unit_of_work(engine) as session:
+        group = repository.get_group(session, slug=slug)
+        if group is None:
+            raise GroupNotFound(slug, [g.slug for g in repository.list_groups(session)])
+        return DeadlineRule(
+            agenda_offset_days=group.agenda_offset_days,
+            submission_offset_days=group.submission_offset_days,
+        )

@@ -1,0 +1,196 @@
+"""The `samverkan` command. Errors are printed in English on standard error, never as tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+import rules
+from casework.settings import get_settings
+from rules.check import check_file
+
+app = typer.Typer(
+    help="samverkan – case routing and workflow for collaboration bodies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Work with routing rule files.", no_args_is_help=True)
+db_app = typer.Typer(help="The application database.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(db_app, name="db")
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Rule file to use (default: SAMVERKAN_RULES, else the bundled rules).",
+        dir_okay=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"samverkan: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Pydantic's errors as one readable line: `field: reason; field: reason`."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "case"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def load_rule_set(path: Path | None) -> rules.RuleSet:
+    try:
+        return rules.load_rules(path or get_settings().rules_path)
+    except rules.RuleFileError as exc:
+        fail(f"cannot load rules:\n{exc}")
+
+
+def parse_case_line(line: str) -> rules.CaseFacts:
+    """One JSON Lines record: a case, or an object holding one under `case`."""
+    try:
+        data: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if isinstance(data, dict) and isinstance(data.get("case"), dict):
+        data = data["case"]
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object (a case, or an object with a 'case' key)")
+    try:
+        return rules.CaseFacts.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"not a valid case: {describe_validation_error(exc)}") from None
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+def _as_text(
+    number: int, facts: rules.CaseFacts, result: rules.RouteResult, rs: rules.RuleSet
+) -> str:
+    destination = rs.definition.destinations.get(result.destination, result.destination)
+    flags = (
+        " – kräver stöd från varje organisations egna beslutsorgan" * result.requires_endorsement
+    )
+    return (
+        f"{number:>3}. {facts.title}\n"
+        f"     → {destination} ({result.destination}){flags}\n"
+        f"     {result.explanation}\n"
+    )
+
+
+def _lines(source: BinaryIO) -> Iterator[tuple[int, str | None]]:
+    """Numbered non-blank lines; None for a line that is not UTF-8."""
+    for number, raw in enumerate(source, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+            continue
+        if line.strip():
+            yield number, line
+
+
+@app.command()
+def route(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="JSON Lines file of cases; standard input when omitted or '-'."),
+    ] = None,
+    rules_file: RulesOption = None,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="json: one JSON line per case; text: for people."),
+    ] = OutputFormat.json,
+) -> None:
+    """Route cases: one JSON line in, one JSON line out, in input order."""
+    rule_set = load_rule_set(rules_file)
+    if file is None or str(file) == "-":
+        source: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            source = file.open("rb")
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+    failures = 0
+    with source:
+        for number, line in _lines(source):
+            try:
+                if line is None:
+                    raise ValueError("not UTF-8 text")
+                facts = parse_case_line(line)
+                result = rule_set.route(facts)
+            except (ValueError, rules.RulesError) as exc:
+                failures += 1
+                typer.echo(f"line {number}: {exc}", err=True)
+                continue
+            if output is OutputFormat.text:
+                typer.echo(_as_text(number, facts, result, rule_set))
+            else:
+                typer.echo(json.dumps(result.public(), ensure_ascii=False))
+    if failures:
+        fail(f"{failures} line(s) could not be routed", code=1)
+
+
+@app.command()
+def deadlines(
+    group: Annotated[str, typer.Argument(help="Group slug, e.g. lsvo or sg-aldre.")],
+    meeting: Annotated[str, typer.Argument(help="Meeting date, YYYY-MM-DD.", metavar="YYYY-MM-DD")],
+) -> None:
+    """Print a meeting's agenda and submission deadlines as JSON."""
+    from casework.bootstrap import open_database
+    from casework.calendar import deadlines_for
+    from casework.services import GroupNotFound, deadline_rule
+
+    try:
+        day = date.fromisoformat(meeting)
+    except ValueError:
+        fail(f"invalid date {meeting!r}: use YYYY-MM-DD, e.g. 2026-06-26")
+    try:
+        rule = deadline_rule(open_database(), group)
+    except GroupNotFound as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(deadlines_for(group, day, rule).as_json(), ensure_ascii=False))
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[
+        Path | None, typer.Argument(help="Rule file (default: the configured rules).")
+    ] = None,
+) -> None:
+    """Lint a rule file: schema errors, duplicate ids, unreachable rules, no fallback."""
+    path = file or get_settings().rules_path
+    problems = check_file(path)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        fail(f"{path}: {len(problems)} problem(s)", code=1)
+    typer.echo(f"{path}: ok")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (the application also does this on start)."""
+    from casework.bootstrap import open_database
+
+    open_database()
+    typer.echo("database is up to date")
