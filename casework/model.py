@@ -13,6 +13,7 @@ Storage choices:
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -195,6 +196,8 @@ class Case(SQLModel, table=True):
     routed_groups: list[str] = Field(default_factory=list, sa_type=JSON)
     routing_rule: str = Field(default="", max_length=200)
     routing_explanation: str = ""
+    # SHA-256 of the private link's token: the submitter follows the case without an account.
+    access_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
@@ -320,3 +323,86 @@ class ReferenceCounter(SQLModel, table=True):
     prefix: str = Field(primary_key=True, max_length=16)
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = 0
+
+
+class StaffRole(StrEnum):
+    """What a signed-in person may do; `secretary` and `chair` are per group."""
+
+    beredning = "beredning"
+    secretary = "secretary"
+    chair = "chair"
+    member = "member"
+    admin = "admin"
+
+
+class User(SQLModel, table=True):
+    """A staff account: signs in with e-mail and password, or calls the API with a token."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class UserRole(SQLModel, table=True):
+    """One role of a user; `group_slug` says which group a secretary or chair serves."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (sa.UniqueConstraint("user_id", "role", "group_slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role: StaffRole = Field(sa_type=_enum(StaffRole))
+    group_slug: str | None = Field(default=None, max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser; the cookie holds a random token, the table its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    expires_at: datetime = Field(sa_type=UTCDateTime(), index=True)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first result of an API submission made with an Idempotency-Key header."""
+
+    __tablename__ = "idempotency_records"
+
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    case_id: int = Field(foreign_key="cases.id")
+    access_token: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting of a group; its deadlines follow from the date and the group's offsets."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (sa.UniqueConstraint("group_id", "date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    date: dt.date = Field(index=True)
+    starts_at: str = Field(default="", max_length=5)
+    place: str = Field(default="", max_length=300)
