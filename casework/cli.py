@@ -194,3 +194,32 @@ def db_upgrade() -> None:
 
     open_database()
     typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the web application (migrating the database first) and print its address."""
+    import uvicorn
+
+    from casework.bootstrap import open_database
+    from casework.web.app import create_app
+
+    settings = get_settings()
+    try:
+        rule_set = rules.load_rules(settings.rules_path)
+    except rules.RuleFileError as exc:
+        fail(f"cannot load rules:\n{exc}")
+    engine = open_database(settings.database_url)
+    typer.echo(
+        f"samverkan: serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
+    )
+    uvicorn.run(
+        create_app(engine=engine, rule_set=rule_set, settings=settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+    )

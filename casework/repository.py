@@ -6,6 +6,7 @@ Nothing here commits: the caller's unit of work decides (`casework.db.unit_of_wo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, text
@@ -17,6 +18,7 @@ from casework.model import (
     AuditEvent,
     Case,
     Group,
+    Meeting,
     Member,
     Membership,
     Organisation,
@@ -173,3 +175,14 @@ def list_group_members(
         .order_by(col(Membership.id))
     )
     return [(m, s, o) for m, s, o in session.exec(statement).all()]
+
+
+def list_meetings(session: Session, *, group_slug: str, on_or_after: date) -> list[Meeting]:
+    """A group's meetings from a date on, earliest first."""
+    statement = (
+        select(Meeting)
+        .join(Group, col(Group.id) == col(Meeting.group_id))
+        .where(Group.slug == group_slug, col(Meeting.date) >= on_or_after)
+        .order_by(col(Meeting.date))
+    )
+    return list(session.exec(statement).all())

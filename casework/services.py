@@ -5,19 +5,23 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import secrets
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from casework import repository
-from casework.calendar import DeadlineRule
+from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
-from casework.lifecycle import Action, CaseworkError, next_state
-from casework.model import Attachment, Case, CaseCreate, CasePublic, utcnow
+from casework.lifecycle import Action, CaseworkError, State, next_state
+from casework.model import Attachment, Case, CaseCreate, CasePublic, Meeting, utcnow
 from rules.facts import CaseFacts, RouteResult, kind_marks
 
 # References are numbered per calendar year as it is in Blekinge, not in UTC.
@@ -36,6 +40,16 @@ class CaseNotFound(CaseworkError):
         super().__init__(f"no case with id {case_id}")
 
 
+class CaseChanged(CaseworkError):
+    """Someone else moved the case between reading it and acting on it."""
+
+    def __init__(self, case_id: int, expected: State, actual: State) -> None:
+        self.case_id = case_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"case {case_id} is now {actual.value}, not {expected.value}: reload it")
+
+
 class DestinationNotAllowed(CaseworkError):
     """A destination was given with an action that does not route the case."""
 
@@ -52,6 +66,23 @@ def snapshot(case: Case) -> dict[str, Any]:
     return CasePublic.model_validate(case).model_dump(mode="json")
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A document submitted with a case, already read and checked by the caller."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A stored case and the token of its private link (shown once, stored as a hash)."""
+
+    case: Case
+    access_token: str
+
+
 def submit_case(
     engine: Engine,
     data: CaseCreate,
@@ -59,13 +90,20 @@ def submit_case(
     actor: str,
     rules: Router,
     reference_prefix: str = "SB",
+    attachments: Sequence[Upload] = (),
+    data_dir: Path | None = None,
     now: datetime | None = None,
-) -> Case:
-    """Route a submission, give it the next reference of the year, store it and audit it."""
+) -> Submitted:
+    """Route a submission, give it the next reference of the year, store it with its
+    documents and audit it: one transaction."""
     now = now or utcnow()
     # Routing is pure: do it before the transaction so the write lock is held briefly.
     route = rules.route(data.facts())
+    if attachments and data_dir is None:
+        raise ValueError("data_dir is needed to store attachments")
+    stored = [(upload, store_file(data_dir, upload.content)) for upload in attachments if data_dir]
     year = now.astimezone(LOCAL_TIMEZONE).year
+    access_token = secrets.token_urlsafe(32)
     with unit_of_work(engine) as session:
         number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
         case = Case(
@@ -93,10 +131,12 @@ def submit_case(
             routed_groups=list(route.groups),
             routing_rule=route.rule,
             routing_explanation=route.explanation,
+            access_token_hash=hashlib.sha256(access_token.encode()).hexdigest(),
             created_at=now,
             updated_at=now,
         )
         repository.add_case(session, case=case)
+        assert case.id is not None
         repository.add_audit_event(
             session,
             case_id=case.id,
@@ -105,7 +145,52 @@ def submit_case(
             after=snapshot(case),
             note=route.explanation,
         )
-    return case
+        for upload, (digest, relative) in stored:
+            _add_attachment(session, case.id, upload, digest, relative, actor=actor)
+    return Submitted(case, access_token)
+
+
+def store_file(data_dir: Path, content: bytes) -> tuple[str, str]:
+    """Write a document under `<data_dir>/attachments/`, named by its SHA-256.
+
+    Written before the transaction that records it: if that fails, an unreferenced file may
+    remain, which is harmless (same content, same name) and never half-written (it is
+    written under a temporary name and renamed). Returns the digest and the relative path.
+    """
+    digest = hashlib.sha256(content).hexdigest()
+    relative = Path("attachments") / digest[:2] / digest
+    path = data_dir / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(partial, path)
+    return digest, relative.as_posix()
+
+
+def _add_attachment(
+    session: Session, case_id: int, upload: Upload, digest: str, relative: str, *, actor: str
+) -> Attachment:
+    attachment = repository.add_attachment(
+        session,
+        attachment=Attachment(
+            case_id=case_id,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size=len(upload.content),
+            sha256=digest,
+            storage_path=relative,
+        ),
+    )
+    repository.add_audit_event(
+        session,
+        case_id=case_id,
+        actor=actor,
+        action="attach",
+        after={"filename": upload.filename, "sha256": digest, "size": len(upload.content)},
+    )
+    return attachment
 
 
 def transition(
@@ -118,6 +203,7 @@ def transition(
     destination: str | None = None,
     lead_group: str | None = None,
     now: datetime | None = None,
+    expected_status: State | None = None,
 ) -> Case:
     """Take `action` on a case if its state allows it, and audit the change.
 
@@ -129,6 +215,8 @@ def transition(
         case = repository.get_case(session, case_id=case_id, for_update=True)
         if case is None:
             raise CaseNotFound(case_id)
+        if expected_status is not None and case.status != expected_status:
+            raise CaseChanged(case_id, expected_status, case.status)
         target = next_state(case.status, action)
         action = Action(action)
         routing = destination is not None or lead_group is not None
@@ -164,43 +252,13 @@ def attach_file(
     actor: str,
     data_dir: Path,
 ) -> Attachment:
-    """Store a document of a case under `<data_dir>/attachments/`, named by its SHA-256.
-
-    The file is written before the transaction; if the transaction fails, an unreferenced
-    file may remain, which is harmless (same content, same name) and never half-written
-    (it is written under a temporary name and renamed).
-    """
-    digest = hashlib.sha256(content).hexdigest()
-    relative = Path("attachments") / digest[:2] / digest
-    path = data_dir / relative
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-        os.replace(partial, path)
+    """Add a document to a stored case."""
+    upload = Upload(filename, content_type, content)
+    digest, relative = store_file(data_dir, content)
     with unit_of_work(engine) as session:
         if repository.get_case(session, case_id=case_id) is None:
             raise CaseNotFound(case_id)
-        attachment = repository.add_attachment(
-            session,
-            attachment=Attachment(
-                case_id=case_id,
-                filename=filename,
-                content_type=content_type,
-                size=len(content),
-                sha256=digest,
-                storage_path=relative.as_posix(),
-            ),
-        )
-        repository.add_audit_event(
-            session,
-            case_id=case_id,
-            actor=actor,
-            action="attach",
-            after={"filename": filename, "sha256": digest, "size": len(content)},
-        )
-    return attachment
+        return _add_attachment(session, case_id, upload, digest, relative, actor=actor)
 
 
 class GroupNotFound(CaseworkError, LookupError):
@@ -222,3 +280,139 @@ def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
             agenda_offset_days=group.agenda_offset_days,
             submission_offset_days=group.submission_offset_days,
         )
+
+
+class TriageError(CaseworkError):
+    """A triage request that cannot be carried out; `field` names the input at fault."""
+
+    def __init__(self, message: str, message_sv: str, *, field: str | None = None) -> None:
+        self.field = field
+        self.message_sv = message_sv
+        super().__init__(message)
+
+
+TRIAGE_ACTIONS = ("accept", "reroute", "return", "withdraw")
+TRIAGE_LABELS = {
+    "accept": "Godta förslaget",
+    "reroute": "Fördela om",
+    "return": "Återsänd för komplettering",
+    "withdraw": "Återta",
+}
+SAMVERKANSGRUPPER = ("sg-barn-unga", "sg-vuxna", "sg-aldre")
+
+
+def triage(
+    engine: Engine,
+    case_id: int,
+    action: str,
+    *,
+    actor: str,
+    destinations: Sequence[str],
+    destination: str | None = None,
+    lead_group: str | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Case:
+    """The preparation group's decision on a case in the queue, as one lifecycle transition.
+
+    accept: route to the suggested destination; reroute: route elsewhere (a reason is
+    required); return: send back for completion (a message to the submitter is required);
+    withdraw. A lead group may be named with accept or reroute.
+    """
+    reason = reason.strip()
+    if action not in TRIAGE_ACTIONS:
+        raise TriageError(
+            f"unknown action {action!r}: use one of {', '.join(TRIAGE_ACTIONS)}",
+            "Okänd åtgärd.",
+            field="action",
+        )
+    if lead_group is not None and lead_group not in SAMVERKANSGRUPPER:
+        raise TriageError(
+            f"lead_group must be one of {', '.join(SAMVERKANSGRUPPER)}",
+            "Ansvarig grupp måste vara en av samverkansgrupperna.",
+            field="lead_group",
+        )
+    if lead_group is not None and action not in ("accept", "reroute"):
+        raise TriageError(
+            "lead_group can only be named when accepting or rerouting",
+            "Ansvarig grupp kan bara anges när ärendet fördelas.",
+            field="lead_group",
+        )
+    if action == "reroute":
+        if not destination or destination not in destinations:
+            raise TriageError(
+                f"reroute needs a destination, one of {', '.join(destinations)}",
+                "Välj vart ärendet ska fördelas.",
+                field="destination",
+            )
+        if not reason:
+            raise TriageError(
+                "reroute needs a reason",
+                "Ange varför ärendet fördelas om.",
+                field="reason",
+            )
+    elif destination is not None:
+        raise TriageError(
+            "a destination can only be given with reroute",
+            "Mottagare kan bara anges vid omfördelning.",
+            field="destination",
+        )
+    if action == "return" and not reason:
+        raise TriageError(
+            "return needs a message to the submitter saying what to complete",
+            "Skriv vad anmälaren behöver komplettera.",
+            field="reason",
+        )
+    with unit_of_work(engine) as session:
+        case = repository.get_case(session, case_id=case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        status = case.status
+    if action == "accept":
+        lifecycle_action = Action.route
+    elif action == "reroute":
+        lifecycle_action = (
+            Action.route if status in (State.submitted, State.in_triage) else (Action.reroute)
+        )
+    elif action == "return":
+        lifecycle_action = Action.return_for_completion
+    else:
+        lifecycle_action = Action.withdraw
+    return transition(
+        engine,
+        case_id,
+        lifecycle_action,
+        actor=actor,
+        note=reason,
+        destination=destination if action == "reroute" else None,
+        lead_group=lead_group,
+        now=now,
+        expected_status=status,
+    )
+
+
+@dataclass(frozen=True)
+class MeetingTarget:
+    """The meeting a case is aimed at, with that meeting's deadlines."""
+
+    meeting: Meeting
+    deadlines: Deadlines
+
+
+def target_meeting(
+    engine: Engine, *, group_slug: str, submitted_at: datetime
+) -> MeetingTarget | None:
+    """The group's first meeting whose submission deadline `submitted_at` meets, if any."""
+    with unit_of_work(engine) as session:
+        group = repository.get_group(session, slug=group_slug)
+        if group is None:
+            return None
+        meetings = repository.list_meetings(
+            session, group_slug=group_slug, on_or_after=submitted_at.date()
+        )
+    rule = DeadlineRule(group.agenda_offset_days, group.submission_offset_days)
+    chosen = landing_meeting(submitted_at, [m.date for m in meetings], rule)
+    if chosen is None:
+        return None
+    meeting = next(m for m in meetings if m.date == chosen)
+    return MeetingTarget(meeting, deadlines_for(group_slug, chosen, rule))

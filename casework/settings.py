@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     rules: Path | None = None
     reference_prefix: str = "SB"
+    # Cookies are sent only over HTTPS (browsers also allow them on http://localhost).
+    secure_cookies: bool = True
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 10
+    # Anonymous submissions per client and minute, through the form and the API together.
+    submissions_per_minute: int = 10
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -11,13 +11,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from casework import accounts
 from casework.db import make_engine, migrate, normalise_url
+from casework.model import StaffRole
+from casework.settings import Settings
 
 POSTGRES_URL = os.environ.get(
     "SAMVERKAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -85,3 +91,70 @@ def migrated_engine(engine: Engine) -> Engine:
     """An engine on a fresh database migrated to the latest schema."""
     migrate(engine)
     return engine
+
+
+@pytest.fixture
+def seeded_engine(migrated_engine: Engine) -> Engine:
+    """A migrated database holding the Samverkan Blekinge bodies and LSVO's members."""
+    from casework.db import unit_of_work
+    from casework.seed import seed
+
+    with unit_of_work(migrated_engine) as session:
+        seed(session)
+    return migrated_engine
+
+
+@pytest.fixture
+def web_settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
+    """Settings for a test application: its own data directory, a generous rate limit."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        submissions_per_minute=1000,
+    )
+
+
+@pytest.fixture
+def web_app(seeded_engine: Engine, web_settings: Settings) -> FastAPI:
+    """The web application on a seeded database, SQLite or PostgreSQL."""
+    from casework.web.app import create_app
+
+    return create_app(engine=seeded_engine, settings=web_settings)
+
+
+@pytest.fixture
+def client(web_app: FastAPI) -> Iterator[TestClient]:
+    """A client over HTTPS, so that the Secure cookies are sent back."""
+    with TestClient(web_app, base_url="https://testserver") as client:
+        yield client
+
+
+STAFF_PASSWORD = "ett långt lösenord 2026"
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _staff(engine: Engine, email: str, role: StaffRole, group: str | None = None) -> StaffUser:
+    accounts.create_user(engine, email=email, password=STAFF_PASSWORD, role=role, group=group)
+    return StaffUser(email, STAFF_PASSWORD, accounts.issue_api_token(engine, email=email))
+
+
+@pytest.fixture
+def beredning(seeded_engine: Engine) -> StaffUser:
+    """A member of the preparation group, who triages."""
+    return _staff(seeded_engine, "beredning@example.se", StaffRole.beredning)
+
+
+@pytest.fixture
+def member(seeded_engine: Engine) -> StaffUser:
+    """A member who reads cases but may not triage them."""
+    return _staff(seeded_engine, "ledamot@example.se", StaffRole.member)

@@ -1,0 +1,151 @@
+"""The FastAPI application: wiring, security headers and error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import rules
+from casework.settings import Settings, get_settings
+from casework.web import api, public, staff
+from casework.web.deps import PageError, RateLimiter, templates
+
+log = logging.getLogger("samverkan.web")
+STATIC = Path(__file__).with_name("static")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+# The interactive API docs load Swagger UI from its CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "frame-ancestors 'none'"
+)
+ERROR_TEXTS = {
+    400: "Begäran kunde inte tolkas.",
+    401: "Du behöver logga in för att se sidan.",
+    403: "Du har inte behörighet till sidan.",
+    404: "Sidan finns inte.",
+    405: "Metoden stöds inte för den här adressen.",
+    413: "Det du skickade är för stort.",
+    429: "För många anmälningar på kort tid. Vänta en minut och försök igen.",
+}
+
+
+def create_app(
+    *,
+    engine: Engine | None = None,
+    rule_set: rules.RuleSet | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
+    """The application; without arguments it opens the configured database and rules."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is None:
+            from casework.bootstrap import open_database
+
+            app.state.engine = open_database(settings.database_url)
+        yield
+        if engine is None:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="samverkan",
+        summary="Ärenden till Samverkan Blekinge: anmälan, fördelning och beredning.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.rules = rule_set or rules.load_rules(settings.rules_path)
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.submissions_per_minute)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/redoc")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Private links carry a token in the path: never leak it in a Referer header.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith(("/s/", "/arenden", "/beredning", "/api")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+            )
+        if exc.status_code == 401:
+            return RedirectResponse(f"/logga-in?next={request.url.path}", status_code=303)
+        text = exc.detail if isinstance(exc, PageError) else ERROR_TEXTS.get(exc.status_code, "")
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": text},
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": _plain_errors(exc)}, status_code=422)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "status": 422,
+                "message": "Uppgifterna kunde inte tolkas. Gå tillbaka och försök igen.",
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 500, "message": "Något gick fel hos oss. Felet är loggat; försök igen."},
+            status_code=500,
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(public.router)
+    app.include_router(staff.router)
+    app.include_router(api.router)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """Validation errors without the submitted input echoed back."""
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]

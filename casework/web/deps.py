@@ -1,0 +1,214 @@
+"""What the routes share: templates, the database, the signed-in identity, CSRF, rate limits."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import rules
+from casework import accounts
+from casework.accounts import Identity
+from casework.lifecycle import STATE_LABELS
+from casework.model import StaffRole
+from casework.settings import Settings
+
+SESSION_COOKIE = "samverkan_session"
+CSRF_COOKIE = "samverkan_csrf"
+CSRF_FIELD = "csrf_token"
+
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+templates.env.globals["STATE_LABELS"] = STATE_LABELS
+
+
+class PageError(StarletteHTTPException):
+    """An error page whose Swedish message is shown to the person as it is."""
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_rules(request: Request) -> rules.RuleSet:
+    rule_set: rules.RuleSet = request.app.state.rules
+    return rule_set
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def current_identity(request: Request, engine: EngineDep) -> Identity | None:
+    """The person signed in through the session cookie, or None."""
+    cached: Identity | None = getattr(request.state, "identity", None)
+    if cached is not None:
+        return cached
+    token = request.cookies.get(SESSION_COOKIE)
+    identity = accounts.session_identity(engine, token) if token else None
+    request.state.identity = identity
+    return identity
+
+
+def bearer_identity(request: Request, engine: EngineDep) -> Identity | None:
+    """The API caller's identity from `Authorization: Bearer …`, or None when absent."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401, "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+        )
+    identity = accounts.token_identity(engine, token.strip())
+    if identity is None:
+        raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+    return identity
+
+
+IdentityDep = Annotated[Identity | None, Depends(current_identity)]
+BearerDep = Annotated[Identity | None, Depends(bearer_identity)]
+
+
+def require_page_role(*roles: StaffRole) -> Callable[..., Identity]:
+    """A page dependency: signed in (else to the sign-in page) with one of `roles` (else 403)."""
+
+    def check(identity: IdentityDep) -> Identity:
+        if identity is None:
+            raise HTTPException(401)
+        if not identity.has(*roles):
+            raise PageError(403, "Ditt konto saknar behörighet till den här sidan.")
+        return identity
+
+    return check
+
+
+def require_api_role(*roles: StaffRole) -> Callable[..., Identity]:
+    """An API dependency: a valid bearer token (else 401) with one of `roles` (else 403)."""
+
+    def check(identity: BearerDep) -> Identity:
+        if identity is None:
+            raise HTTPException(
+                401,
+                "staff only: send Authorization: Bearer <token>",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        if not identity.has(*roles):
+            raise HTTPException(403, f"needs one of the roles: {', '.join(roles)}")
+        return identity
+
+    return check
+
+
+STAFF_ROLES = tuple(StaffRole)
+TRIAGE_ROLES = (StaffRole.beredning,)
+
+
+# --- CSRF: a double-submit token in an HttpOnly, SameSite=Strict cookie --------------------
+
+
+def csrf_token(request: Request) -> str:
+    """The token to put in a form's hidden field; `set_csrf_cookie` stores it if new."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = accounts.new_token()
+        request.state.new_csrf = token
+    return token
+
+
+def set_csrf_cookie(request: Request, response: Response, settings: Settings) -> None:
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new,
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="strict",
+            path="/",
+        )
+
+
+async def verify_csrf(request: Request) -> None:
+    """Refuse a form post whose token does not match the cookie."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+        raise PageError(
+            403,
+            "Formuläret hade gått ut eller kom inte från den här webbplatsen. "
+            "Ladda om sidan och försök igen.",
+        )
+
+
+CsrfChecked = Depends(verify_csrf)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> Response:
+    """A page with the CSRF token and the signed-in person available to the template."""
+    settings: Settings = request.app.state.settings
+    context = {
+        "csrf_token": csrf_token(request),
+        "identity": getattr(request.state, "identity", None),
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    set_csrf_cookie(request, response, settings)
+    return response
+
+
+# --- rate limiting of anonymous submissions ---------------------------------------------
+
+
+class RateLimiter:
+    """A sliding one-minute window per client, in this process's memory."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str, *, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return False
+            hits.append(now)
+            if len(self._hits) > 10_000:
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - 60}
+            return True
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_rate_limit(request: Request) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if not limiter.allow(client_address(request)):
+        raise HTTPException(
+            429,
+            "too many submissions from this client: wait a minute and try again",
+            {"Retry-After": "60"},
+        )

@@ -1,0 +1,7 @@
+"""Routes: public."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
