@@ -186,3 +186,11 @@ def list_meetings(session: Session, *, group_slug: str, on_or_after: date) -> li
         .order_by(col(Meeting.date))
     )
     return list(session.exec(statement).all())
+
+
+# The submitter's private link
+
+
+def get_case_by_access_token_hash(session: Session, *, token_hash: str) -> Case | None:
+    """The case whose private link's token has this SHA-256 (the token itself is not stored)."""
+    return session.exec(select(Case).where(Case.access_token_hash == token_hash)).first()
