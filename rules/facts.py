@@ -52,7 +52,10 @@ def _kinds(value: Any) -> Any:
 
 def _unique(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        return list(dict.fromkeys(value))
+        try:
+            return list(dict.fromkeys(value))
+        except TypeError:  # unhashable items: leave them for validation to refuse
+            return value
     return value
 
 
