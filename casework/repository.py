@@ -18,6 +18,7 @@ from casework.model import (
     AuditEvent,
     Case,
     Group,
+    IdempotencyRecord,
     Meeting,
     Member,
     Membership,
@@ -186,6 +187,20 @@ def list_meetings(session: Session, *, group_slug: str, on_or_after: date) -> li
         .order_by(col(Meeting.date))
     )
     return list(session.exec(statement).all())
+
+
+# Idempotency records
+
+
+def get_idempotency_record(session: Session, *, key: str) -> IdempotencyRecord | None:
+    return session.get(IdempotencyRecord, key)
+
+
+def add_idempotency_record(session: Session, *, record: IdempotencyRecord) -> IdempotencyRecord:
+    """Flushed at once: a key already stored (or being stored) fails here with IntegrityError."""
+    session.add(record)
+    session.flush()
+    return record
 
 
 # The submitter's private link

@@ -15,13 +15,22 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from casework import repository
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
 from casework.lifecycle import Action, CaseworkError, State, next_state
-from casework.model import Attachment, Case, CaseCreate, CasePublic, Meeting, utcnow
+from casework.model import (
+    Attachment,
+    Case,
+    CaseCreate,
+    CasePublic,
+    IdempotencyRecord,
+    Meeting,
+    utcnow,
+)
 from rules.facts import CaseFacts, RouteResult, kind_marks
 
 # References are numbered per calendar year as it is in Blekinge, not in UTC.
@@ -81,6 +90,19 @@ class Submitted:
 
     case: Case
     access_token: str
+    # True when this is the stored result of an earlier submission with the same key.
+    replayed: bool = False
+
+
+class IdempotencyKeyReused(CaseworkError):
+    """An idempotency key sent again with a different submission."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            "this idempotency key was already used for a different submission: "
+            "send a new key with a new submission"
+        )
 
 
 def submit_case(
@@ -93,10 +115,22 @@ def submit_case(
     attachments: Sequence[Upload] = (),
     data_dir: Path | None = None,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
-    documents and audit it: one transaction."""
+    documents and audit it: one transaction.
+
+    With an `idempotency_key`, a submission already stored under that key is returned
+    instead (`replayed`), or `IdempotencyKeyReused` raised if its `request_hash` differs;
+    the key is recorded in the same transaction as the case, so of two concurrent
+    submissions with one key only one is stored.
+    """
     now = now or utcnow()
+    if idempotency_key is not None:
+        earlier = _earlier_submission(engine, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier
     # Routing is pure: do it before the transaction so the write lock is held briefly.
     route = rules.route(data.facts())
     if attachments and data_dir is None:
@@ -104,6 +138,55 @@ def submit_case(
     stored = [(upload, store_file(data_dir, upload.content)) for upload in attachments if data_dir]
     year = now.astimezone(LOCAL_TIMEZONE).year
     access_token = secrets.token_urlsafe(32)
+    try:
+        case = _store_submission(
+            engine,
+            data,
+            route,
+            actor=actor,
+            reference_prefix=reference_prefix,
+            year=year,
+            access_token=access_token,
+            stored=stored,
+            now=now,
+            idempotency=(idempotency_key, request_hash) if idempotency_key is not None else None,
+        )
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # A concurrent submission with the same key was stored first: return that one.
+        earlier = _earlier_submission(engine, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return earlier
+    return Submitted(case, access_token)
+
+
+def _earlier_submission(engine: Engine, key: str, request_hash: str) -> Submitted | None:
+    with unit_of_work(engine) as session:
+        record = repository.get_idempotency_record(session, key=key)
+        if record is None:
+            return None
+        if record.request_hash != request_hash:
+            raise IdempotencyKeyReused(key)
+        case = repository.get_case(session, case_id=record.case_id)
+    assert case is not None
+    return Submitted(case, record.access_token, replayed=True)
+
+
+def _store_submission(
+    engine: Engine,
+    data: CaseCreate,
+    route: RouteResult,
+    *,
+    actor: str,
+    reference_prefix: str,
+    year: int,
+    access_token: str,
+    stored: Sequence[tuple[Upload, tuple[str, str]]],
+    now: datetime,
+    idempotency: tuple[str, str] | None,
+) -> Case:
     with unit_of_work(engine) as session:
         number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
         case = Case(
@@ -137,6 +220,18 @@ def submit_case(
         )
         repository.add_case(session, case=case)
         assert case.id is not None
+        if idempotency is not None:
+            key, request_hash = idempotency
+            repository.add_idempotency_record(
+                session,
+                record=IdempotencyRecord(
+                    key=key,
+                    request_hash=request_hash,
+                    case_id=case.id,
+                    access_token=access_token,
+                    created_at=now,
+                ),
+            )
         repository.add_audit_event(
             session,
             case_id=case.id,
@@ -147,7 +242,7 @@ def submit_case(
         )
         for upload, (digest, relative) in stored:
             _add_attachment(session, case.id, upload, digest, relative, actor=actor)
-    return Submitted(case, access_token)
+    return case
 
 
 def store_file(data_dir: Path, content: bytes) -> tuple[str, str]:

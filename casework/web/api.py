@@ -1,7 +1,430 @@
-"""Routes: api."""
+"""The JSON API: submit cases, read them and triage them (documented at /docs)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import json
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from casework import repository, services
+from casework.accounts import Identity
+from casework.db import unit_of_work
+from casework.lifecycle import IllegalTransition, State
+from casework.model import AttachmentPublic, AuditEventPublic, CaseCreate, CasePublic
+from casework.personnummer import find_identity_numbers, mask
+from casework.web.deps import (
+    STAFF_ROLES,
+    TRIAGE_ROLES,
+    BearerDep,
+    EngineDep,
+    RulesDep,
+    SettingsDep,
+    check_rate_limit,
+    require_api_role,
+)
+from casework.web.public import SUBMITTER_PREFIX
+from rules import UnknownGroup
+
+# Documents the bearer scheme in OpenAPI; the token itself is checked by `require_api_role`.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="staffToken",
+    description="A staff account's API token. Only its SHA-256 is stored on the server.",
+)
+
+router = APIRouter(prefix="/api", dependencies=[Security(bearer_scheme)])
+
+# The width of audit_events.actor; a submitter's e-mail address may be longer.
+AUDIT_ACTOR_LENGTH = 200
+# The largest id PostgreSQL's INTEGER column holds; larger ones cannot name a case.
+MAX_ID = 2**31 - 1
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's numeric id.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x20-\x7e]+$",
+        description=(
+            "Makes a retried submission safe: 1–200 printable ASCII characters, "
+            "for example a UUID the client makes for each new case."
+        ),
+    ),
+]
+StaffIdentity = Annotated[Identity, Security(require_api_role(*STAFF_ROLES))]
+TriageIdentity = Annotated[Identity, Security(require_api_role(*TRIAGE_ROLES))]
+
+
+class ErrorMessage(BaseModel):
+    """An error that is not about one input field."""
+
+    detail: str = Field(examples=["no case with id 4711"])
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(examples=[["body", "description"]])
+    msg: str
+    type: str
+
+
+class FieldErrors(BaseModel):
+    """What was wrong with which input field; the input itself is never echoed."""
+
+    detail: list[FieldError]
+
+
+class SubmissionReceipt(BaseModel):
+    """Where a submitted case went, and the submitter's private link to follow it."""
+
+    id: int = Field(examples=[42])
+    reference: str = Field(examples=["SB-2026-0042"])
+    status: State = Field(examples=[State.submitted])
+    destination: str = Field(
+        description="The body the rules routed the case to.", examples=["sg-aldre"]
+    )
+    requires_endorsement: bool = Field(
+        description="True when each organisation's own decision body must back the proposal."
+    )
+    explanation: str = Field(description="Why the rules chose the destination, in Swedish.")
+    status_url: str = Field(
+        description=(
+            "The submitter's private page for the case. It holds a secret token: "
+            "give it to the submitter only."
+        ),
+        examples=["https://samverkan.example.se/s/3q2-7wE…"],
+    )
+
+
+class CaseDetail(CasePublic):
+    """A case with its documents and its audit trail, oldest event first."""
+
+    attachments: list[AttachmentPublic]
+    audit_events: list[AuditEventPublic]
+
+
+TriageAction = Literal["accept", "reroute", "return", "withdraw"]
+
+
+class TriageRequest(BaseModel):
+    """The preparation group's decision on a case in the triage queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: TriageAction = Field(
+        description=(
+            "accept: route to the suggested destination; reroute: route to `destination` "
+            "(needs `reason`); return: send back to the submitter for completion (`reason` "
+            "is the message saying what to complete); withdraw."
+        )
+    )
+    destination: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With reroute only: a destination of the rule set.",
+        examples=["lsvo"],
+    )
+    lead_group: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With accept or reroute: the samverkansgrupp that leads the case.",
+        examples=["sg-vuxna"],
+    )
+    reason: str = Field(default="", max_length=20_000)
+
+
+SUBMISSION_EXAMPLES: dict[str, Any] = {
+    "one target group": {
+        "summary": "A case for one samverkansgrupp",
+        "value": {
+            "title": "Trygg och säker utskrivning från sjukhus",
+            "description": "Rutinen för utskrivning till hemsjukvården behöver ses över.",
+            "kind": "beslut",
+            "target_groups": ["aldre"],
+            "submitter_name": "Anna Andersson",
+            "submitter_email": "anna.andersson@example.se",
+            "submitter_organisation": "Karlskrona kommun",
+            "presenter": "Anna Andersson",
+            "proposed_decision": "att fastställa den reviderade rutinen",
+        },
+    },
+    "resources": {
+        "summary": "A request for extended resources",
+        "value": {
+            "title": "Länssamordnare för nära vård",
+            "description": "Behov av en kommungemensam resurs på 50 %.",
+            "kind": "B",
+            "requests_resources": True,
+            "submitter_name": "Bo Berg",
+            "submitter_email": "bo.berg@example.se",
+        },
+    },
+}
+
+UNAUTHORISED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorMessage,
+        "description": "No bearer token, or an unknown or revoked one (WWW-Authenticate: Bearer).",
+    },
+}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "The body could not be parsed as JSON."},
+}
+STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
+    **UNAUTHORISED,
+    403: {"model": ErrorMessage, "description": "The token's account lacks the role needed."},
+    404: {"model": ErrorMessage, "description": "No case with that id."},
+}
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=SubmissionReceipt,
+    tags=["cases"],
+    summary="Submit a case",
+    description=(
+        "Submit a case (anmälan). It is routed by the rule set at once and stored with the "
+        "next reference of the year.\n\n"
+        "Anyone may submit. Anonymous callers are rate-limited per client address (429 with "
+        "Retry-After); callers with a valid staff bearer token are not. A bearer token that "
+        "is sent but unknown is refused with 401.\n\n"
+        "Free text must not contain Swedish personal identity numbers (personnummer or "
+        "samordningsnummer): cases are about collaboration, not individuals. Such a "
+        "submission is refused with 422 on the field, and the number is not echoed.\n\n"
+        "**Idempotency.** Send an `Idempotency-Key` header to make retries safe. A retry "
+        "with the same key and the same submission (compared after validation, so "
+        "formatting does not matter) stores nothing new and answers **201** again with the "
+        "same id, reference and status_url, the case's current status and destination, and "
+        "the header `Idempotent-Replayed: true`. The same key with a different submission "
+        "is refused with 422 on the header. Concurrent requests with one key store one "
+        "case."
+    ),
+    responses={
+        201: {
+            "description": "Stored (or, with `Idempotent-Replayed: true`, stored earlier).",
+            "headers": {
+                "Location": {
+                    "description": "The status_url.",
+                    "schema": {"type": "string"},
+                },
+                "Idempotent-Replayed": {
+                    "description": "Present (`true`) when an earlier result is returned.",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        **BAD_BODY,
+        401: UNAUTHORISED[401],
+        422: {
+            "model": FieldErrors,
+            "description": (
+                "Invalid input, an identity number in free text, an unknown escalated_from "
+                "group, or an Idempotency-Key reused with a different submission."
+            ),
+        },
+        429: {
+            "model": ErrorMessage,
+            "description": "Too many anonymous submissions from this client: see Retry-After.",
+            "headers": {
+                "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+            },
+        },
+    },
+    openapi_extra={"security": [{}]},
+)
+def submit(
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    rule_set: RulesDep,
+    settings: SettingsDep,
+    identity: BearerDep,
+    data: Annotated[CaseCreate, Body(openapi_examples=SUBMISSION_EXAMPLES)],
+    idempotency_key: IdempotencyKey = None,
+) -> SubmissionReceipt:
+    if identity is None:
+        check_rate_limit(request)
+    refuse_unstorable_text(data.model_dump(), ("body",))
+    refuse_identity_numbers(data)
+    try:
+        rule_set.check(data.facts())
+    except UnknownGroup as error:
+        raise field_error(("body", error.field), str(error), "unknown_group") from None
+    try:
+        submitted = services.submit_case(
+            engine,
+            data,
+            actor=identity.email if identity else submitter_actor(data),
+            rules=rule_set,
+            reference_prefix=settings.reference_prefix,
+            idempotency_key=idempotency_key,
+            request_hash=submission_hash(data),
+        )
+    except services.IdempotencyKeyReused as error:
+        raise field_error(
+            ("header", "Idempotency-Key"), str(error), "idempotency_key_reused"
+        ) from None
+    case = submitted.case
+    assert case.id is not None
+    status_url = private_link(request, submitted.access_token)
+    response.headers["Location"] = status_url
+    if submitted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return SubmissionReceipt(
+        id=case.id,
+        reference=case.reference,
+        status=case.status,
+        destination=case.destination,
+        requires_endorsement=case.requires_endorsement,
+        explanation=case.routing_explanation,
+        status_url=status_url,
+    )
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseDetail,
+    tags=["cases"],
+    summary="Read a case",
+    description="A case with its documents and audit trail. Any staff role may read.",
+    responses=STAFF_ERRORS,
+)
+def read_case(case_id: CaseId, engine: EngineDep, _identity: StaffIdentity) -> CaseDetail:
+    return case_detail(engine, case_id)
+
+
+@router.post(
+    "/cases/{case_id}/triage",
+    response_model=CaseDetail,
+    tags=["triage"],
+    summary="Triage a case",
+    description=(
+        "The preparation group's decision on a case, taken as one lifecycle transition and "
+        "recorded in the audit trail with the caller as actor. Needs the role beredning "
+        "(or admin). Answers with the updated case."
+    ),
+    responses={
+        **BAD_BODY,
+        **STAFF_ERRORS,
+        409: {
+            "model": ErrorMessage,
+            "description": (
+                "The case's state does not allow the action, or the case changed while "
+                "the request was handled: reload it and decide again."
+            ),
+        },
+        422: {
+            "model": FieldErrors,
+            "description": "Invalid input, or input the action does not allow.",
+        },
+    },
+)
+def triage_case(
+    case_id: CaseId,
+    body: TriageRequest,
+    engine: EngineDep,
+    rule_set: RulesDep,
+    identity: TriageIdentity,
+) -> CaseDetail:
+    refuse_unstorable_text(body.model_dump(), ("body",))
+    try:
+        services.triage(
+            engine,
+            case_id,
+            body.action,
+            actor=identity.email,
+            destinations=list(rule_set.destinations),
+            destination=body.destination,
+            lead_group=body.lead_group,
+            reason=body.reason,
+        )
+    except services.TriageError as error:
+        raise field_error(("body", error.field or "action"), str(error), "triage") from None
+    except services.CaseNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except (IllegalTransition, services.CaseChanged) as error:
+        raise HTTPException(409, str(error)) from None
+    return case_detail(engine, case_id)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def case_detail(engine: Engine, case_id: int) -> CaseDetail:
+    with unit_of_work(engine) as session:
+        case = repository.get_case(session, case_id=case_id)
+        if case is None:
+            raise HTTPException(404, f"no case with id {case_id}")
+        return CaseDetail(
+            **CasePublic.model_validate(case).model_dump(),
+            attachments=[
+                AttachmentPublic.model_validate(a)
+                for a in repository.list_attachments(session, case_id=case_id)
+            ],
+            audit_events=[
+                AuditEventPublic.model_validate(e)
+                for e in repository.list_audit_events(session, case_id=case_id)
+            ],
+        )
+
+
+def field_error(loc: tuple[str | int, ...], message: str, kind: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, pointing at one input field."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
+def refuse_unstorable_text(values: dict[str, Any], loc: tuple[str | int, ...]) -> None:
+    """Refuse NUL characters and unpaired surrogates, which the databases cannot store."""
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value or not _encodes(value):
+            raise field_error(
+                (*loc, name), "contains characters that cannot be stored", "invalid_characters"
+            )
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def refuse_identity_numbers(data: CaseCreate) -> None:
+    """Refuse a submission whose free text holds a personal identity number (masked)."""
+    for name, value in data.model_dump().items():
+        if not isinstance(value, str):
+            continue
+        found = find_identity_numbers(value)
+        if found:
+            raise field_error(
+                ("body", name),
+                f"contains what looks like a Swedish personal identity number ({mask(found[0])}):"
+                " remove it; a case must not identify individuals",
+                "personal_identity_number",
+            )
+
+
+def submitter_actor(data: CaseCreate) -> str:
+    """The audit actor of an anonymous submission: the form's convention, cut to the column."""
+    return f"{SUBMITTER_PREFIX}{data.submitter_email}"[:AUDIT_ACTOR_LENGTH]
+
+
+def submission_hash(data: CaseCreate) -> str:
+    """SHA-256 of the validated submission, so retries compare by content, not formatting."""
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def private_link(request: Request, token: str) -> str:
+    """The absolute URL of the submitter's private page for the case."""
+    return str(request.url_for("case_status", token=token))
