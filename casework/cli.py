@@ -223,3 +223,74 @@ def serve(
         log_level="info",
         proxy_headers=True,
     )
+
+
+users_app = typer.Typer(help="Staff accounts: sign-in users and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address, used to sign in.")],
+    role: Annotated[str, typer.Option(help="beredning, secretary, chair, member or admin.")],
+    group: Annotated[
+        str | None, typer.Option(help="Group slug; required for secretary and chair.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="The name shown in the application.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a staff user (or give an existing one another role and a new password)."""
+    from casework import accounts, repository
+    from casework.bootstrap import open_database
+    from casework.db import unit_of_work
+    from casework.model import StaffRole
+    from casework.services import GroupNotFound
+
+    if not password_stdin:
+        fail("give the password on standard input with --password-stdin")
+    try:
+        staff_role = StaffRole(role)
+    except ValueError:
+        fail(f"unknown role {role!r}: use one of {', '.join(StaffRole)}")
+    if staff_role in (StaffRole.secretary, StaffRole.chair) and not group:
+        fail(f"the role {staff_role} needs --group: which group's {staff_role}?")
+    # One line: a trailing newline from `echo` or a here-string is not part of the password.
+    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if len(password) < accounts.MIN_PASSWORD_LENGTH:
+        fail(f"the password must have at least {accounts.MIN_PASSWORD_LENGTH} characters")
+    engine = open_database()
+    try:
+        if group is not None:
+            with unit_of_work(engine) as session:
+                if repository.get_group(session, slug=group) is None:
+                    known = [g.slug for g in repository.list_groups(session)]
+                    raise GroupNotFound(group, known)
+        user = accounts.create_user(
+            engine, email=email, password=password, role=staff_role, group=group, name=name
+        )
+    except (accounts.AccountError, GroupNotFound) as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    where = f" for {group}" if group else ""
+    typer.echo(f"{user.email}: role {staff_role}{where}")
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Argument(help="The e-mail address of an existing user.")],
+) -> None:
+    """Print a new API bearer token for the user (shown once; only its hash is stored)."""
+    from casework import accounts
+    from casework.bootstrap import open_database
+
+    engine = open_database()
+    try:
+        token = accounts.issue_api_token(engine, email=email)
+    except accounts.AccountError as exc:
+        fail(str(exc), code=1)
+    finally:
+        engine.dispose()
+    typer.echo(token)
