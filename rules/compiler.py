@@ -18,7 +18,7 @@ from rules.schema import (
     RuleSetDefinition,
     TextTest,
 )
-from rules.text import compile_vocabulary
+from rules.text import compile_vocabulary, normalise
 
 Ctx = dict[str, Any]
 Test = Callable[[Ctx], bool]
@@ -38,7 +38,7 @@ def _nothing(ctx: Ctx) -> list[str]:
 def facts_context(facts: CaseFacts) -> Ctx:
     """The mapping every compiled condition reads: the case's fields and its casefolded text."""
     ctx = dict(facts.__dict__)
-    ctx[TEXT] = facts.text.casefold()
+    ctx[TEXT] = normalise(facts.text)
     return ctx
 
 
@@ -156,6 +156,10 @@ class RuleSet:
         test: Test
         if op == "equals" and isinstance(value, bool):
             test = (lambda c: c[name] is True) if value else (lambda c: c[name] is False)
+        elif op == "equals" and isinstance(value, tuple):
+            # A list equals another when it holds the same values, in any order.
+            wanted, size = frozenset(value), len(frozenset(value))
+            test = lambda c: len(c[name]) == size and wanted.issuperset(c[name])  # noqa: E731
         elif op == "equals":
             test = lambda c: c[name] == value  # noqa: E731
         elif op == "in":

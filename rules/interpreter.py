@@ -20,13 +20,13 @@ from rules.schema import (
     RuleSetDefinition,
     TextTest,
 )
-from rules.text import scan_tokens
+from rules.text import normalise, scan_tokens
 
 
 def interpret(definition: RuleSetDefinition, facts: CaseFacts) -> RouteResult:
     labels = {t.id: (t.description or t.id) for t in definition.derived_tables}
     values: dict[str, Any] = {name: getattr(facts, name) for name in CaseFacts.model_fields}
-    text = facts.text.casefold()
+    text = normalise(facts.text)
     provenance: dict[str, dict[str, str]] = {}
 
     def evaluate(cond: Condition) -> tuple[bool, list[str]]:
@@ -54,7 +54,9 @@ def interpret(definition: RuleSetDefinition, facts: CaseFacts) -> RouteResult:
 
     def field_test(cond: FieldTest) -> tuple[bool, list[str]]:
         actual = values[cond.field]
-        if cond.op == "equals":
+        if cond.op == "equals" and isinstance(cond.value, tuple):
+            held = set(actual) == set(cond.value)
+        elif cond.op == "equals":
             held = actual == cond.value and type(actual) is type(cond.value)
         elif cond.op == "in":
             held = actual in cond.value

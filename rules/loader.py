@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from rules.schema import (
     Vocabulary,
     VocabularyDoc,
 )
-from rules.text import split_words
+from rules.text import SEPARATOR, normalise
 
 BUNDLED = Path(__file__).with_name("samverkan_blekinge.yaml")
 CONDITION_KEYS = ("all", "any", "not", "flag", "text", "field")
@@ -152,14 +153,15 @@ class _Builder:
         for key, entries in lists.items():
             out: list[str] = []
             for i, entry in enumerate(entries):
-                words = _entry_words(entry)
-                if not words:
+                norm = _entry(entry, wildcard=key == "exclude")
+                if norm is None:
+                    star = " (and * at the end of a word)" if key == "exclude" else ""
                     self.problem(
                         ("vocabularies", name, key, i),
-                        f"vocabulary {name!r}: {key} entry {entry!r} has no letters",
+                        f"vocabulary {name!r}: {key} entry {entry!r} must be letters and digits"
+                        f"{star}, words separated by spaces, hyphens, dashes or slashes",
                     )
                     continue
-                norm = " ".join(words)
                 if norm in out:
                     self.problem(
                         ("vocabularies", name, key, i),
@@ -197,7 +199,9 @@ class _Builder:
             )
         for ti, t in enumerate(parsed.tables):
             tpath: tuple[str | int, ...] = ("tables", ti)
-            if t.id in fields:
+            if t.id in table_ids[:ti]:
+                self.problem((*tpath, "id"), f"a second table with id {t.id!r}")
+            elif t.id in fields:
                 self.problem((*tpath, "id"), f"table id {t.id!r} is already a case field or table")
             if t.id == ROUTE_TABLE and t.hit_policy != "first":
                 self.problem((*tpath, "hit_policy"), "the route table must use hit_policy first")
@@ -323,7 +327,7 @@ class _Builder:
             if len(keys) != 1:
                 self.problem(path, "'flag' stands alone in its condition")
             name = raw["flag"]
-            if fields.get(name) != "bool":
+            if not isinstance(name, str) or fields.get(name) != "bool":
                 flags = [f for f, t in fields.items() if t == "bool"]
                 self.problem(
                     (*path, "flag"), f"{name!r} is not a yes/no field", suggest(name, flags)
@@ -341,7 +345,7 @@ class _Builder:
         line: int | None,
     ) -> FieldTest | None:
         name = raw["field"]
-        if name not in fields:
+        if not isinstance(name, str) or name not in fields:
             self.problem(
                 (*path, "field"),
                 f"unknown field {name!r}; known fields: {', '.join(fields)}",
@@ -396,6 +400,15 @@ class _Builder:
         return FieldTest(name, op, value, line)
 
 
-def _entry_words(entry: str) -> list[str]:
-    """An entry as its casefolded words: "FoU-avtal" → ["fou", "avtal"]."""
-    return split_words(entry.casefold())
+_ENTRY_WORD = re.compile(r"\w+")
+_ENTRY_WILDCARD_WORD = re.compile(r"\w+\*?")
+
+
+def _entry(entry: str, *, wildcard: bool) -> str | None:
+    """An entry as normalised words joined by single spaces ("FoU-avtal" → "fou avtal"), or
+    None when it holds anything the matcher could not find as written."""
+    words = [w for w in re.split(SEPARATOR, normalise(entry)) if w]
+    pattern = _ENTRY_WILDCARD_WORD if wildcard else _ENTRY_WORD
+    if not words or not all(pattern.fullmatch(w) for w in words):
+        return None
+    return " ".join(words)

@@ -19,7 +19,8 @@ ROUTE_TABLE = "route"
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `requires_endorsement: yes` or `1` is an error, not a quiet `true`.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class VocabularyDoc(_Doc):

@@ -70,6 +70,9 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
             if key in out:
                 raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
             out[key] = _convert(value_node, (*path, key), lines)
+            # A problem with a key is reported where the key is written, even when its
+            # value is a block that starts on the next line.
+            lines[(*path, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), lines) for i, item in enumerate(node.value)]
