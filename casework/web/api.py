@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Request, Response, Security
+from fastapi import (
+    APIRouter,
+    Body,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    Security,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from casework import repository, services
+from casework import queue, repository, services
 from casework.accounts import Identity
+from casework.calendar import STOCKHOLM
 from casework.db import unit_of_work
 from casework.lifecycle import IllegalTransition, State
 from casework.model import AttachmentPublic, AuditEventPublic, CaseCreate, CasePublic
@@ -30,6 +42,7 @@ from casework.web.deps import (
 )
 from casework.web.public import SUBMITTER_PREFIX
 from rules import UnknownGroup
+from rules.facts import TargetGroup
 
 # Documents the bearer scheme in OpenAPI; the token itself is checked by `require_api_role`.
 bearer_scheme = HTTPBearer(
@@ -137,6 +150,43 @@ class TriageRequest(BaseModel):
         examples=["sg-vuxna"],
     )
     reason: str = Field(default="", max_length=20_000)
+
+
+QueueStatus = Literal["submitted", "in_triage", "routed", "returned", "withdrawn"]
+
+
+class QueueItem(BaseModel):
+    """A case in the triage queue with what the preparation group needs to judge it."""
+
+    case: CasePublic
+    destination_name: str = Field(
+        description="The Swedish name of the suggested destination.",
+        examples=["Samverkansgrupp Äldre"],
+    )
+    working_days_waiting: int = Field(
+        description="Swedish working days since the submission, in Europe/Stockholm."
+    )
+    target_meeting: date | None = Field(
+        description="The destination's first meeting whose submission deadline the case met."
+    )
+    next_deadline: date | None = Field(description="That meeting's submission deadline.")
+    urgency: queue.Urgency = Field(
+        description=(
+            "overdue: the deadline has passed; due_soon: at most "
+            f"{queue.DUE_SOON_WORKING_DAYS} working days left; normal; no_deadline: the "
+            "destination has no meeting planned."
+        )
+    )
+
+
+class QueuePagePublic(BaseModel):
+    """One page of the triage queue, earliest deadline first, then the oldest submission."""
+
+    items: list[QueueItem]
+    total: int = Field(description="Cases matching the filters, on all pages.")
+    page: int = Field(description="This page; a page past the end gives the last page.")
+    pages: int
+    per_page: int
 
 
 SUBMISSION_EXAMPLES: dict[str, Any] = {
@@ -352,6 +402,87 @@ def triage_case(
     except (IllegalTransition, services.CaseChanged) as error:
         raise HTTPException(409, str(error)) from None
     return case_detail(engine, case_id)
+
+
+@router.get(
+    "/queue",
+    response_model=QueuePagePublic,
+    tags=["triage"],
+    summary="List the triage queue",
+    description=(
+        "The cases waiting for the preparation group (submitted or in triage), or those in "
+        "one `status`, filtered and paged, most urgent first: the earliest submission "
+        "deadline of the meeting each case is aimed at, then the oldest submission. "
+        "Needs the role beredning (or admin)."
+    ),
+    responses={
+        **UNAUTHORISED,
+        403: STAFF_ERRORS[403],
+        422: {
+            "model": FieldErrors,
+            "description": "An invalid filter, or a destination the rule set does not have.",
+        },
+    },
+)
+def list_queue(
+    engine: EngineDep,
+    rule_set: RulesDep,
+    _identity: TriageIdentity,
+    status: Annotated[
+        QueueStatus | None,
+        Query(description="Only cases in this state (default: submitted or in triage)."),
+    ] = None,
+    destination: Annotated[
+        str | None,
+        Query(max_length=64, description="Only cases suggested for this destination."),
+    ] = None,
+    target_group: Annotated[
+        TargetGroup | None,
+        Query(description="Only cases that name or touch this target group."),
+    ] = None,
+    q: Annotated[
+        str,
+        Query(max_length=200, description="Words in the reference, title or description."),
+    ] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=queue.MAX_PER_PAGE)] = queue.DEFAULT_PER_PAGE,
+) -> QueuePagePublic:
+    refuse_unstorable_text({"q": q}, ("query",))
+    destinations = rule_set.definition.destinations
+    if destination is not None and destination not in destinations:
+        raise field_error(
+            ("query", "destination"),
+            f"unknown destination {destination!r}; use one of {', '.join(destinations)}",
+            "unknown_destination",
+        )
+    filters = queue.QueueFilters(
+        status=State(status) if status else None,
+        destination=destination,
+        target_group=target_group,
+        q=q.strip(),
+        page=page,
+        per_page=per_page,
+    )
+    found = queue.list_queue(
+        engine, filters, rule_destinations=destinations, today=datetime.now(STOCKHOLM).date()
+    )
+    return QueuePagePublic(
+        items=[
+            QueueItem(
+                case=CasePublic.model_validate(row.case),
+                destination_name=row.destination_name,
+                working_days_waiting=row.working_days_waiting,
+                target_meeting=row.target_meeting,
+                next_deadline=row.next_deadline,
+                urgency=row.urgency,
+            )
+            for row in found.rows
+        ],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        per_page=found.per_page,
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------

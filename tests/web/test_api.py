@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import SQLModel, select
 
-from casework import services
+from casework import queue, services
 from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.model import AuditEvent, Case, IdempotencyRecord, StaffRole
 from casework.settings import Settings
-from casework.web.api import TriageAction
+from casework.web.api import QueueStatus, TriageAction
 from casework.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -563,6 +563,97 @@ def test_triage_of_an_unknown_case_is_404(client: TestClient, beredning: Any) ->
     assert response.json() == {"detail": "no case with id 4711"}
 
 
+# --- staff: the triage queue ------------------------------------------------------------------
+
+
+def test_the_queue_needs_the_beredning_role(
+    client: TestClient, member: Any, beredning: Any
+) -> None:
+    unauthorised = client.get("/api/queue")
+    assert unauthorised.status_code == 401
+    assert unauthorised.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/queue", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert client.get("/api/queue", headers=member.headers).status_code == 403
+    assert client.get("/api/queue", headers=beredning.headers).status_code == 200
+
+
+def test_the_queue_lists_the_waiting_cases_with_their_deadline(
+    client: TestClient, beredning: Any
+) -> None:
+    older = submit(client, title="Demensvården i länet", target_groups=[])
+    newer = submit(client, title="Elevhälsan i grundskolan", target_groups=["barn_unga"])
+    withdrawn = submit(client, title="Återtaget ärende")
+    assert triage(client, withdrawn["id"], beredning, action="withdraw").status_code == 200
+
+    response = client.get("/api/queue", headers=beredning.headers)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["total"], body["page"], body["pages"], body["per_page"]) == (2, 1, 1, 25)
+    assert [item["case"]["id"] for item in body["items"]] == [older["id"], newer["id"]]
+    first = body["items"][0]
+    assert first["case"]["reference"] == older["reference"]
+    assert first["case"]["destination"] == "sg-aldre"
+    assert first["destination_name"]
+    assert first["working_days_waiting"] >= 0
+    assert first["urgency"] in {u.value for u in queue.Urgency}
+    assert set(first) == {
+        "case",
+        "destination_name",
+        "working_days_waiting",
+        "target_meeting",
+        "next_deadline",
+        "urgency",
+    }
+
+
+def test_the_queue_filters_and_pages(client: TestClient, beredning: Any) -> None:
+    for n in range(3):
+        submit(client, title=f"Demensvården {n}", target_groups=[])
+    school = submit(client, title="Elevhälsan i grundskolan", target_groups=["barn_unga"])
+    withdrawn = submit(client, title="Återtaget ärende")
+    triage(client, withdrawn["id"], beredning, action="withdraw")
+
+    def ids(**params: Any) -> list[int]:
+        response = client.get("/api/queue", params=params, headers=beredning.headers)
+        assert response.status_code == 200, response.text
+        return [item["case"]["id"] for item in response.json()["items"]]
+
+    assert ids(destination="sg-barn-unga") == [school["id"]]
+    assert ids(target_group="barn_unga") == [school["id"]]
+    assert ids(q="GRUNDSKOLAN") == [school["id"]]
+    assert ids(q=school["reference"]) == [school["id"]]
+    assert ids(status="withdrawn") == [withdrawn["id"]]
+    assert len(ids(per_page=2)) == 2
+    last = client.get("/api/queue", params={"per_page": 2, "page": 99}, headers=beredning.headers)
+    assert (last.json()["page"], last.json()["pages"], len(last.json()["items"])) == (2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "decided"}, "status"),
+        ({"destination": "okänd"}, "destination"),
+        ({"target_group": "pensionärer"}, "target_group"),
+        ({"per_page": 0}, "per_page"),
+        ({"per_page": queue.MAX_PER_PAGE + 1}, "per_page"),
+        ({"page": 0}, "page"),
+        ({"q": "x" * 201}, "q"),
+        ({"q": "nul\x00"}, "q"),
+    ],
+)
+def test_invalid_queue_filters_are_field_errors(
+    client: TestClient, beredning: Any, params: dict[str, Any], field: str
+) -> None:
+    response = client.get("/api/queue", params=params, headers=beredning.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+def test_the_documented_queue_statuses_are_the_queues() -> None:
+    assert typing.get_args(QueueStatus) == tuple(s.value for s in queue.FILTER_STATUSES)
+
+
 # --- documentation ----------------------------------------------------------------------------
 
 
@@ -578,6 +669,7 @@ def test_every_api_operation_is_documented(web_app: FastAPI) -> None:
         ("/api/cases", "post"),
         ("/api/cases/{case_id}", "get"),
         ("/api/cases/{case_id}/triage", "post"),
+        ("/api/queue", "get"),
     }
     for path, method, operation in operations:
         assert operation.get("summary") and operation.get("description"), (path, method)
