@@ -6,7 +6,7 @@ Nothing here commits: the caller's unit of work decides (`casework.db.unit_of_wo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, text
@@ -117,10 +117,13 @@ def add_audit_event(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     note: str = "",
+    at: datetime | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         case_id=case_id, actor=actor, action=action, before=before, after=after, note=note
     )
+    if at is not None:
+        event.at = at
     session.add(event)
     session.flush()
     return event

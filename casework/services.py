@@ -31,7 +31,7 @@ from casework.model import (
     Meeting,
     utcnow,
 )
-from rules.facts import CaseFacts, RouteResult, kind_marks
+from rules.facts import TARGET_GROUPS, CaseFacts, RouteResult, kind_marks
 
 # References are numbered per calendar year as it is in Blekinge, not in UTC.
 LOCAL_TIMEZONE = ZoneInfo("Europe/Stockholm")
@@ -239,9 +239,10 @@ def _store_submission(
             action="submit",
             after=snapshot(case),
             note=route.explanation,
+            at=now,
         )
         for upload, (digest, relative) in stored:
-            _add_attachment(session, case.id, upload, digest, relative, actor=actor)
+            _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
     return case
 
 
@@ -265,7 +266,14 @@ def store_file(data_dir: Path, content: bytes) -> tuple[str, str]:
 
 
 def _add_attachment(
-    session: Session, case_id: int, upload: Upload, digest: str, relative: str, *, actor: str
+    session: Session,
+    case_id: int,
+    upload: Upload,
+    digest: str,
+    relative: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
 ) -> Attachment:
     attachment = repository.add_attachment(
         session,
@@ -284,6 +292,7 @@ def _add_attachment(
         actor=actor,
         action="attach",
         after={"filename": upload.filename, "sha256": digest, "size": len(upload.content)},
+        at=at,
     )
     return attachment
 
@@ -299,6 +308,7 @@ def transition(
     lead_group: str | None = None,
     now: datetime | None = None,
     expected_status: State | None = None,
+    expected_updated_at: datetime | None = None,
 ) -> Case:
     """Take `action` on a case if its state allows it, and audit the change.
 
@@ -310,8 +320,10 @@ def transition(
         case = repository.get_case(session, case_id=case_id, for_update=True)
         if case is None:
             raise CaseNotFound(case_id)
-        if expected_status is not None and case.status != expected_status:
-            raise CaseChanged(case_id, expected_status, case.status)
+        if (expected_status is not None and case.status != expected_status) or (
+            expected_updated_at is not None and case.updated_at != expected_updated_at
+        ):
+            raise CaseChanged(case_id, expected_status or case.status, case.status)
         target = next_state(case.status, action)
         action = Action(action)
         routing = destination is not None or lead_group is not None
@@ -333,6 +345,7 @@ def transition(
             before=before,
             after={"status": case.status.value, "destination": case.destination},
             note=note,
+            at=now,
         )
     return case
 
@@ -394,6 +407,8 @@ TRIAGE_LABELS = {
     "withdraw": "Återta",
 }
 SAMVERKANSGRUPPER = ("sg-barn-unga", "sg-vuxna", "sg-aldre")
+# The samverkansgrupp of each target group.
+SAMVERKANSGRUPP_OF: dict[str, str] = dict(zip(TARGET_GROUPS, SAMVERKANSGRUPPER, strict=True))
 
 
 def triage(
@@ -407,12 +422,15 @@ def triage(
     lead_group: str | None = None,
     reason: str = "",
     now: datetime | None = None,
+    expected_updated_at: datetime | None = None,
 ) -> Case:
     """The preparation group's decision on a case in the queue, as one lifecycle transition.
 
     accept: route to the suggested destination; reroute: route elsewhere (a reason is
     required); return: send back for completion (a message to the submitter is required);
-    withdraw. A lead group may be named with accept or reroute.
+    withdraw. A lead group, one of the groups the case touches, may be named with accept or
+    reroute. With `expected_updated_at` (the version a page showed), a case changed since
+    is refused with `CaseChanged`.
     """
     reason = reason.strip()
     if action not in TRIAGE_ACTIONS:
@@ -463,6 +481,13 @@ def triage(
         if case is None:
             raise CaseNotFound(case_id)
         status = case.status
+        touched = {SAMVERKANSGRUPP_OF.get(g) for g in case.routed_groups}
+    if lead_group is not None and lead_group not in touched:
+        raise TriageError(
+            "lead_group must be a group the case touches",
+            "Välj en av grupperna som ärendet berör.",
+            field="lead_group",
+        )
     if action == "accept":
         lifecycle_action = Action.route
     elif action == "reroute":
@@ -483,6 +508,7 @@ def triage(
         lead_group=lead_group,
         now=now,
         expected_status=status,
+        expected_updated_at=expected_updated_at,
     )
 
 

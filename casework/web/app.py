@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -96,7 +97,8 @@ def create_app(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=headers
             )
         if exc.status_code == 401:
-            return RedirectResponse(f"/logga-in?next={request.url.path}", status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/logga-in?next={quote(target, safe='/')}", status_code=303)
         text = exc.detail if isinstance(exc, PageError) else ERROR_TEXTS.get(exc.status_code, "")
         return templates.TemplateResponse(
             request,

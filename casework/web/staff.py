@@ -63,12 +63,7 @@ TARGET_GROUP_LABELS: Mapping[TargetGroup, str] = {
     "vuxna": "Vuxna",
     "aldre": "Äldre",
 }
-# The samverkansgrupp that leads for each target group.
-LEAD_GROUPS: Mapping[str, str] = {
-    "barn_unga": "sg-barn-unga",
-    "vuxna": "sg-vuxna",
-    "aldre": "sg-aldre",
-}
+LEAD_GROUPS = services.SAMVERKANSGRUPP_OF
 KIND_LABELS = {
     "beslut": "Beslut (B)",
     "information": "Information (I)",
@@ -545,7 +540,6 @@ def triage_case(
     reason: Annotated[str, Form(max_length=5000)] = "",
     version: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    case = load_case(engine, case_id).case
     typed = {"destination": destination, "lead_group": lead_group, "reason": reason}
 
     def again(status_code: int, **kw: Any) -> Response:
@@ -562,10 +556,12 @@ def triage_case(
         )
 
     # A page older than the case: acting on it could undo what someone else just did.
-    if version and version != case.updated_at.isoformat():
+    try:
+        shown_version = datetime.fromisoformat(version) if version else None
+    except ValueError:
+        shown_version = None
+    if version and shown_version is None:
         return again(409, problem=CASE_CHANGED)
-    if lead_group and lead_group not in lead_group_options(case):
-        return again(422, errors={"lead_group": "Välj en av grupperna som ärendet berör."})
     try:
         services.triage(
             engine,
@@ -576,6 +572,7 @@ def triage_case(
             destination=destination or None,
             lead_group=lead_group or None,
             reason=reason,
+            expected_updated_at=shown_version,
         )
     except services.TriageError as exc:
         return again(422, errors={exc.field or "action": exc.message_sv})

@@ -73,7 +73,7 @@ def submission(title: str = "Trygg och säker utskrivning", **changes: object) -
 def submit(engine: Engine, *, now: datetime = SPRING_2026, title: str = "Ärende") -> Case:
     return services.submit_case(
         engine, submission(title), actor="anna.andersson", rules=FakeRules(), now=now
-    )
+    ).case
 
 
 def count(engine: Engine, table: type[SQLModel]) -> int:
@@ -221,7 +221,7 @@ def test_submit_case_routes_numbers_stores_and_audits(migrated_engine: Engine) -
     rules = FakeRules("sg-aldre")
     case = services.submit_case(
         migrated_engine, submission(), actor="anna.andersson", rules=rules, now=SPRING_2026
-    )
+    ).case
 
     assert rules.seen == [submission().facts()]
     assert case.reference == "SB-2026-0001"
@@ -270,7 +270,7 @@ def test_the_reference_prefix_is_a_parameter(migrated_engine: Engine) -> None:
         rules=FakeRules(),
         reference_prefix="TEST",
         now=SPRING_2026,
-    )
+    ).case
     assert case.reference == "TEST-2026-0001"
     assert submit(migrated_engine).reference == "SB-2026-0001"
 
@@ -485,7 +485,7 @@ def test_submit_case_with_the_bundled_rules(migrated_engine: Engine) -> None:
         actor="anna.andersson",
         rules=rules,
         now=SPRING_2026,
-    )
+    ).case
     assert resources.destination == "lsvo"
     assert resources.requires_endorsement is True
     assert resources.routing_rule
@@ -497,6 +497,6 @@ def test_submit_case_with_the_bundled_rules(migrated_engine: Engine) -> None:
         actor="anna.andersson",
         rules=rules,
         now=SPRING_2026,
-    )
+    ).case
     assert dementia.destination == "sg-aldre"
     assert dementia.reference == "SB-2026-0002"
