@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLES ?= casework/demo/routing.jsonl
 
-.PHONY: run test lint bench clean
+.PHONY: run test e2e lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The browser tests alone (part of `make test`): Debian's chromium at /usr/bin/chromium.
+e2e: $(STAMP)
+	$(BIN)/pytest -m e2e tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing
