@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXAMPLES ?= casework/demo/routing.jsonl
+# Not taken from the environment, where HOST and PORT often mean something else.
+HOST := 127.0.0.1
+PORT := 8000
 
 .PHONY: run test e2e lint bench clean
 
@@ -13,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
+# Serves the web application on demo data: the demo user's password is printed once.
 run: $(STAMP)
-	$(BIN)/samverkan route --format text $(EXAMPLES)
+	$(BIN)/samverkan serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

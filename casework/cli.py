@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from pydantic import ValidationError
 import rules
 from casework.settings import get_settings
 from rules.check import check_file
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="samverkan – case routing and workflow for collaboration bodies.",
@@ -200,6 +203,14 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="First add demo data: a staff user (its password printed once), a year of "
+            "meetings and a few example cases. Adds nothing that is already there.",
+        ),
+    ] = False,
 ) -> None:
     """Start the web application (migrating the database first) and print its address."""
     import uvicorn
@@ -213,9 +224,17 @@ def serve(
     except rules.RuleFileError as exc:
         fail(f"cannot load rules:\n{exc}")
     engine = open_database(settings.database_url)
-    typer.echo(
-        f"samverkan: serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
-    )
+    # A wildcard address is not one a browser can open; the loopback address always works.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    if demo:
+        _prepare_demo(engine, rule_set, settings.reference_prefix, address)
+    if settings.secure_cookies and not _is_loopback(host):
+        typer.echo(
+            "samverkan: note: the session cookie is Secure, so signing in needs HTTPS (a "
+            "TLS proxy in front) except on http://127.0.0.1 and http://localhost"
+        )
+    typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
     uvicorn.run(
         create_app(engine=engine, rule_set=rule_set, settings=settings),
         host=host,
@@ -223,6 +242,49 @@ def serve(
         log_level="info",
         proxy_headers=True,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _command_name() -> str:
+    """How this command was started, when that was by its own name (e.g. .venv/bin/samverkan)."""
+    started = sys.argv[0] if sys.argv else ""
+    return started if Path(started).name == "samverkan" else "samverkan"
+
+
+def _prepare_demo(engine: Engine, rule_set: rules.RuleSet, prefix: str, address: str) -> None:
+    from casework import demo
+
+    result = demo.prepare(engine, rules=rule_set, reference_prefix=prefix)
+    for group, dates in result.meetings.items():
+        typer.echo(
+            f"samverkan: demo: planned {len(dates)} meetings for {group}, "
+            f"{dates[0].isoformat()} to {dates[-1].isoformat()}"
+        )
+    if result.references:
+        typer.echo(
+            f"samverkan: demo: submitted {len(result.references)} example cases, "
+            f"{result.references[0]} to {result.references[-1]}"
+        )
+    typer.echo(f"samverkan: demo: sign in at {address}/logga-in as {result.email}")
+    if result.password is None:
+        reset = f"{_command_name()} users add {result.email} --role {demo.DEMO_ROLE}"
+        typer.echo(
+            "samverkan: demo: that user exists from an earlier run; its password was shown "
+            f"then. To set a new one, run\n    {reset} --password-stdin\n"
+            "  and type it (at least 12 characters) followed by Enter."
+        )
+    else:
+        typer.echo(f"samverkan: demo: password {result.password}  (shown only this once)")
 
 
 users_app = typer.Typer(help="Staff accounts: sign-in users and API tokens.", no_args_is_help=True)
