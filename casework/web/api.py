@@ -20,7 +20,7 @@ from fastapi import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from casework import queue, repository, services
@@ -150,6 +150,13 @@ class TriageRequest(BaseModel):
         examples=["sg-vuxna"],
     )
     reason: str = Field(default="", max_length=20_000)
+    expected_updated_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "The case's `updated_at` as the caller read it: if the case has changed since, "
+            "nothing is done and the answer is 409."
+        ),
+    )
 
 
 QueueStatus = Literal["submitted", "in_triage", "routed", "returned", "withdrawn"]
@@ -394,6 +401,7 @@ def triage_case(
             destination=body.destination,
             lead_group=body.lead_group,
             reason=body.reason,
+            expected_updated_at=body.expected_updated_at,
         )
     except services.TriageError as error:
         raise field_error(("body", error.field or "action"), str(error), "triage") from None

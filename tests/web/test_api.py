@@ -557,6 +557,31 @@ def test_a_case_changed_meanwhile_is_409(
     assert "reload" in response.json()["detail"]
 
 
+def test_triage_with_a_stale_version_is_409(client: TestClient, beredning: Any) -> None:
+    case = submit(client)
+    read = client.get(f"/api/cases/{case['id']}", headers=beredning.headers).json()
+    assert triage(client, case["id"], beredning, action="accept").status_code == 200
+
+    stale = triage(
+        client, case["id"], beredning, action="withdraw", expected_updated_at=read["updated_at"]
+    )
+    assert stale.status_code == 409
+    assert "reload" in stale.json()["detail"]
+
+    current = client.get(f"/api/cases/{case['id']}", headers=beredning.headers).json()
+    fresh = triage(
+        client, case["id"], beredning, action="withdraw", expected_updated_at=current["updated_at"]
+    )
+    assert fresh.status_code == 200
+    assert fresh.json()["status"] == "withdrawn"
+
+    naive = triage(
+        client, case["id"], beredning, action="withdraw", expected_updated_at="2026-01-01T00:00:00"
+    )
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["body", "expected_updated_at"]
+
+
 def test_triage_of_an_unknown_case_is_404(client: TestClient, beredning: Any) -> None:
     response = triage(client, 4711, beredning, action="withdraw")
     assert response.status_code == 404
