@@ -40,7 +40,7 @@ from casework.web.deps import (
     check_rate_limit,
     require_api_role,
 )
-from casework.web.public import SUBMITTER_PREFIX
+from casework.web.public import submitter_actor
 from rules import UnknownGroup
 from rules.facts import TargetGroup
 
@@ -54,7 +54,6 @@ bearer_scheme = HTTPBearer(
 router = APIRouter(prefix="/api", dependencies=[Security(bearer_scheme)])
 
 # The width of audit_events.actor; a submitter's e-mail address may be longer.
-AUDIT_ACTOR_LENGTH = 200
 # The largest id PostgreSQL's INTEGER column holds; larger ones cannot name a case.
 MAX_ID = 2**31 - 1
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's numeric id.")]
@@ -551,11 +550,6 @@ def refuse_identity_numbers(data: CaseCreate) -> None:
                 " remove it; a case must not identify individuals",
                 "personal_identity_number",
             )
-
-
-def submitter_actor(data: CaseCreate) -> str:
-    """The audit actor of an anonymous submission: the form's convention, cut to the column."""
-    return f"{SUBMITTER_PREFIX}{data.submitter_email}"[:AUDIT_ACTOR_LENGTH]
 
 
 def submission_hash(data: CaseCreate) -> str:

@@ -579,7 +579,7 @@ async def post_submission(
             lambda: services.submit_case(
                 engine,
                 data,
-                actor=f"anmälare:{data.submitter_email}",
+                actor=submitter_actor(data),
                 rules=rule_set,
                 reference_prefix=settings.reference_prefix,
                 attachments=uploads,
@@ -648,6 +648,14 @@ class StatusView:
 
 
 SUBMITTER_PREFIX = "anmälare:"
+AUDIT_ACTOR_LENGTH = 200  # the width of audit_events.actor
+
+
+def submitter_actor(data: CaseCreate) -> str:
+    """The audit actor of an anonymous submission, cut to the column's width."""
+    return f"{SUBMITTER_PREFIX}{data.submitter_email}"[:AUDIT_ACTOR_LENGTH]
+
+
 STAFF_NAME = "Beredningsgruppen"
 EVENT_TEXTS: dict[str, str] = {
     "submit": "Ärendet kom in",
