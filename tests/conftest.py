@@ -9,12 +9,15 @@ when the CI environment variable is set, so CI never passes without them.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -158,3 +161,22 @@ def beredning(seeded_engine: Engine) -> StaffUser:
 def member(seeded_engine: Engine) -> StaffUser:
     """A member who reads cases but may not triage them."""
     return _staff(seeded_engine, "ledamot@example.se", StaffRole.member)
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` served by a real uvicorn on a free loopback port, in a thread; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if server.started:
+            break
+        thread.join(0.01)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

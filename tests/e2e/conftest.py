@@ -12,14 +12,13 @@ over HTTPS.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
+from conftest import served
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine
 
@@ -87,21 +86,10 @@ def live_app(tmp_path: Path) -> Iterator[LiveApp]:
         role=StaffRole.beredning,
         name="Beredningsgruppen",
     )
-    app = create_app(engine=engine, settings=settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started:
-            break
-        thread.join(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield LiveApp(f"http://127.0.0.1:{port}", engine, STAFF_EMAIL, STAFF_PASSWORD)
+        with served(create_app(engine=engine, settings=settings)) as url:
+            yield LiveApp(url, engine, STAFF_EMAIL, STAFF_PASSWORD)
     finally:
-        server.should_exit = True
-        thread.join(10)
         engine.dispose()
 
 

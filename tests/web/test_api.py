@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from conftest import served
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
@@ -249,19 +249,8 @@ def test_a_malformed_idempotency_key_is_refused(client: TestClient, key: str) ->
 @pytest.fixture
 def live_server(web_app: FastAPI) -> Iterator[str]:
     """The application served by uvicorn on a free loopback port, in a thread."""
-    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        thread.join(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(web_app) as url:
+        yield url
 
 
 def test_concurrent_requests_with_one_key_store_one_case(
