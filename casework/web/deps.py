@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 import threading
 import time
 from collections import deque
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,12 +22,14 @@ import rules
 from casework import accounts
 from casework.accounts import Identity
 from casework.lifecycle import STATE_LABELS
-from casework.model import StaffRole
+from casework.model import Attachment, StaffRole
 from casework.settings import Settings
 
 SESSION_COOKIE = "samverkan_session"
 CSRF_COOKIE = "samverkan_csrf"
 CSRF_FIELD = "csrf_token"
+
+log = logging.getLogger("samverkan.web")
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["STATE_LABELS"] = STATE_LABELS
@@ -212,3 +217,32 @@ def check_rate_limit(request: Request) -> None:
             "too many submissions from this client: wait a minute and try again",
             {"Retry-After": "60"},
         )
+
+
+# --- documents -------------------------------------------------------------------------
+
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+def download_type(declared: str) -> str:
+    """The stored media type, if it is a plain one; otherwise a neutral download type."""
+    declared = declared.strip().lower()
+    return declared if _MEDIA_TYPE.match(declared) else "application/octet-stream"
+
+
+def attachment_response(attachment: Attachment, data_dir: Path, *, missing: str) -> Response:
+    """A document as a download, from inside the data directory only.
+
+    `missing` is the Swedish message of the 404 page when the file is not on disk.
+    """
+    root = Path(data_dir).resolve()
+    path = (root / attachment.storage_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        log.error("attachment %s of case %s is missing on disk", attachment.id, attachment.case_id)
+        raise PageError(404, missing)
+    return FileResponse(
+        path,
+        media_type=download_type(attachment.content_type),
+        filename=attachment.filename,
+        content_disposition_type="attachment",
+    )

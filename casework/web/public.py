@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import Engine
@@ -38,6 +38,7 @@ from casework.web.deps import (
     PageError,
     RulesDep,
     SettingsDep,
+    attachment_response,
     check_rate_limit,
     render,
 )
@@ -795,16 +796,10 @@ def case_attachment(
     attachment = next((a for a in attachments if a.id == wanted), None)
     if attachment is None:
         raise PageError(404, "Ärendet har ingen sådan bilaga.")
-    root = Path(settings.data_dir).resolve()
-    path = (root / attachment.storage_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        log.error("attachment %s of case %s is missing on disk", attachment.id, attachment.case_id)
-        raise PageError(404, "Filen kunde inte hittas. Kontakta beredningsgruppen.")
-    return FileResponse(
-        path,
-        media_type=attachment.content_type,
-        filename=attachment.filename,
-        content_disposition_type="attachment",
+    return attachment_response(
+        attachment,
+        settings.data_dir,
+        missing="Filen kunde inte hittas. Kontakta beredningsgruppen.",
     )
 
 

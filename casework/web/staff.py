@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 import rules
@@ -40,6 +38,7 @@ from casework.web.deps import (
     PageError,
     RulesDep,
     SettingsDep,
+    attachment_response,
     client_address,
     render,
     require_page_role,
@@ -506,25 +505,11 @@ def download_attachment(
     attachment = next((a for a in attachments if a.id == attachment_id), None)
     if attachment is None:
         raise PageError(404, "Bilagan finns inte.")
-    base = Path(settings.data_dir).resolve()
-    path = (base / attachment.storage_path).resolve()
-    if not path.is_relative_to(base) or not path.is_file():
-        raise PageError(404, "Bilagans fil saknas. Kontakta den som sköter systemet.")
-    return FileResponse(
-        path,
-        media_type=_download_type(attachment.content_type),
-        filename=attachment.filename,
-        content_disposition_type="attachment",
+    return attachment_response(
+        attachment,
+        settings.data_dir,
+        missing="Bilagans fil saknas. Kontakta den som sköter systemet.",
     )
-
-
-_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
-
-
-def _download_type(declared: str) -> str:
-    """The type the submitter's browser declared, if it is a plain media type."""
-    declared = declared.strip().lower()
-    return declared if _MEDIA_TYPE.match(declared) else "application/octet-stream"
 
 
 @router.post("/arenden/{case_id}/triage", dependencies=[CsrfChecked])
