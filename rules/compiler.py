@@ -49,7 +49,7 @@ class RuleSet:
         self.definition = definition
         self.name = definition.name
         self.destinations = tuple(definition.destinations)
-        self._labels = {t.id: (t.description or t.id) for t in definition.derived_tables}
+        self._labels = definition.table_labels
         self._patterns = {
             name: compile_vocabulary(v) for name, v in definition.vocabularies.items()
         }

@@ -24,7 +24,7 @@ from rules.text import normalise, scan_tokens
 
 
 def interpret(definition: RuleSetDefinition, facts: CaseFacts) -> RouteResult:
-    labels = {t.id: (t.description or t.id) for t in definition.derived_tables}
+    labels = definition.table_labels
     values: dict[str, Any] = {name: getattr(facts, name) for name in CaseFacts.model_fields}
     text = normalise(facts.text)
     provenance: dict[str, dict[str, str]] = {}

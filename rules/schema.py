@@ -199,3 +199,8 @@ class RuleSetDefinition:
     @property
     def derived_tables(self) -> tuple[Table, ...]:
         return tuple(t for t in self.tables if t.id != ROUTE_TABLE)
+
+    @property
+    def table_labels(self) -> dict[str, str]:
+        """How explanations name each derived list: its table's description, else its id."""
+        return {t.id: (t.description or t.id) for t in self.derived_tables}
