@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ __all__ = [
     "deadlines_for",
     "is_working_day",
     "landing_meeting",
+    "next_working_moment",
     "previous_working_day",
     "submission_due",
     "working_days_between",
@@ -266,3 +267,26 @@ def landing_meeting(
     local_day = submitted_at.astimezone(STOCKHOLM).date()
     on_time = [m for m in meetings if local_day <= submission_due(m, rule)]
     return min(on_time, default=None)
+
+
+def next_working_moment(moment: datetime, start_hour: int = 8, end_hour: int = 17) -> datetime:
+    """`moment` if it falls in working hours (Europe/Stockholm), else the next start of them.
+
+    Working hours run from start_hour up to, not including, end_hour on working days.
+    The result is in UTC.
+    """
+    if moment.utcoffset() is None:
+        raise CalendarError(f"moment {moment.isoformat()} has no time zone; pass an aware datetime")
+    if not 0 <= start_hour < end_hour <= 24:
+        raise CalendarError(
+            f"working hours {start_hour}-{end_hour} are not a span within a day; "
+            "give 0 <= start < end <= 24"
+        )
+    local = moment.astimezone(STOCKHOLM)
+    day = local.date()
+    if is_working_day(day) and start_hour <= local.hour < end_hour:
+        return moment.astimezone(UTC)
+    if not is_working_day(day) or local.hour >= end_hour:
+        day = add_working_days(day, 1)
+    start = datetime(day.year, day.month, day.day, start_hour, tzinfo=STOCKHOLM)
+    return start.astimezone(UTC)

@@ -152,6 +152,8 @@ class Member(SQLModel, table=True):
     function: str = Field(default="", max_length=300)
     email: str | None = Field(default=None, max_length=254)
     notification_addresses: list[str] = Field(default_factory=list, sa_type=JSON)
+    # SHA-256 of the token in the member's private iCalendar feed address.
+    calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
 
 
 class Membership(SQLModel, table=True):
@@ -198,6 +200,8 @@ class Case(SQLModel, table=True):
     routing_explanation: str = ""
     # SHA-256 of the private link's token: the submitter follows the case without an account.
     access_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    # The meeting of its destination (or lead group) the case is placed on.
+    meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
@@ -256,6 +260,7 @@ class CasePublic(BaseModel):
     routed_groups: tuple[str, ...]
     routing_rule: str
     routing_explanation: str
+    meeting_id: int | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -406,3 +411,90 @@ class Meeting(SQLModel, table=True):
     date: dt.date = Field(index=True)
     starts_at: str = Field(default="", max_length=5)
     place: str = Field(default="", max_length=300)
+    ends_at: str = Field(default="", max_length=5)
+    video_link: str = Field(default="", max_length=500)
+    # The steps of a meeting's calendar, each set once by the person or the sweep that took it.
+    submissions_closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    agenda_approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    agenda_approved_by: str = Field(default="", max_length=200)
+    agenda_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class AgendaSection(StrEnum):
+    """Where an item stands on the agenda: the fixed opening, the cases, Övriga frågor."""
+
+    opening = "opening"
+    case = "case"
+    other = "other"
+
+
+class AgendaItem(SQLModel, table=True):
+    """One item on a meeting's agenda; `position` orders the items within their section.
+
+    A case that touches several groups is on its lead group's agenda as itself and on the
+    others' with `for_information` set.
+    """
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "case_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    section: AgendaSection = Field(default=AgendaSection.case, sa_type=_enum(AgendaSection))
+    position: int = 0
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    title: str = Field(max_length=300)
+    kind: str = Field(default="", max_length=8)
+    presenter: str = Field(default="", max_length=300)
+    proposed_decision: str = ""
+    for_information: bool = False
+    added_by: str = Field(default="", max_length=200)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"
+
+
+class Notification(SQLModel, table=True):
+    """A message in the outbox, written in the same transaction as the change behind it.
+
+    `not_before` holds a message back (reminders wait for working hours); the drain sends
+    pending messages whose `not_before` has passed.
+    """
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64, index=True)
+    event_key: str | None = Field(default=None, max_length=200, index=True)
+    recipient_name: str = Field(default="", max_length=200)
+    recipient_address: str = Field(max_length=500)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str = ""
+    status: NotificationStatus = Field(
+        default=NotificationStatus.pending, sa_type=_enum(NotificationStatus), index=True
+    )
+    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    attempts: int = 0
+    last_error: str = ""
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class SweepEvent(SQLModel, table=True):
+    """A calendar event a flow has acted on; the unique key makes it act exactly once."""
+
+    __tablename__ = "sweep_events"
+
+    key: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=64, index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    acted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules import BUNDLED
@@ -26,11 +26,25 @@ class Settings(BaseSettings):
     max_attachments: int = 10
     # Anonymous submissions per client and minute, through the form and the API together.
     submissions_per_minute: int = 10
+    # The address people use to reach the application; links in messages start with it.
+    public_url: str = "http://127.0.0.1:8000"
+    # The calendar flows: how often the deadline sweep runs, and when reminders go out.
+    sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    document_reminder_working_days: int = Field(default=3, ge=1, le=30)
+    stale_triage_working_days: int = Field(default=5, ge=1, le=60)
+    working_hours_start: int = Field(default=8, ge=0, le=23)
+    working_hours_end: int = Field(default=17, ge=1, le=24)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         # The SQLite file follows data_dir unless a URL is given; db.make_engine creates
         # the directory when the engine is first made, not when settings are read.
+        if self.working_hours_start >= self.working_hours_end:
+            raise ValueError(
+                f"working hours {self.working_hours_start}-{self.working_hours_end}: "
+                "SAMVERKAN_WORKING_HOURS_START must be before SAMVERKAN_WORKING_HOURS_END"
+            )
+        self.public_url = self.public_url.rstrip("/")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'samverkan.db'}"
         return self

@@ -1,0 +1,1 @@
+"""Messages to people: rendering from templates, the outbox, and delivery."""

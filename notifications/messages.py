@@ -1,0 +1,86 @@
+"""Swedish messages rendered from Jinja2 templates, one template per kind of message.
+
+`templates/<kind>.txt` defines two blocks, `subject` and `body` (plain text). The HTML
+part comes from `templates/<kind>.html` when there is one, otherwise from
+`_default.html`, which sets the plain text as paragraphs and makes its links clickable.
+Rendering fails on a missing variable (StrictUndefined): a message never goes out with
+a blank where a name or a date should be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from casework.calendar import STOCKHOLM
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    html: str
+
+
+class UnknownMessageKind(LookupError):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(f"no message template for kind {kind!r} (notifications/templates)")
+
+
+_SWEDISH_MONTHS = [
+    "januari", "februari", "mars", "april", "maj", "juni",
+    "juli", "augusti", "september", "oktober", "november", "december",
+]  # fmt: skip
+_SWEDISH_WEEKDAYS = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
+
+
+def swedish_date(value: Any) -> str:
+    """2026-06-26 → "fredag 26 juni 2026"; a datetime is shown in Stockholm time with HH:MM."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(STOCKHOLM) if value.utcoffset() is not None else value
+        return f"{swedish_date(local.date())} kl. {local:%H:%M}"
+    if isinstance(value, dt.date):
+        weekday = _SWEDISH_WEEKDAYS[value.weekday()]
+        return f"{weekday} {value.day} {_SWEDISH_MONTHS[value.month - 1]} {value.year}"
+    return str(value)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("notifications", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["datum"] = swedish_date
+    return env
+
+
+def _block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:
+    return "".join(template.blocks[name](template.new_context(dict(context))))
+
+
+def render(kind: str, context: Mapping[str, Any]) -> Message:
+    """The message of `kind` for `context`, in plain text and HTML."""
+    env = environment()
+    try:
+        text_template = env.get_template(f"{kind}.txt")
+    except jinja2.TemplateNotFound:
+        raise UnknownMessageKind(kind) from None
+    subject = " ".join(_block(text_template, "subject", context).split())
+    text = _block(text_template, "body", context).strip() + "\n"
+    try:
+        html_template = env.get_template(f"{kind}.html")
+        html = html_template.render(**context, subject=subject)
+    except jinja2.TemplateNotFound:
+        html = env.get_template("_default.html").render(subject=subject, text=text)
+    return Message(subject=subject, text=text, html=html)
