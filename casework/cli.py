@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 import rules
 from casework.settings import get_settings
+from notifications.cli import notify_app
 from rules.check import check_file
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ rules_app = typer.Typer(help="Work with routing rule files.", no_args_is_help=Tr
 db_app = typer.Typer(help="The application database.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
+app.add_typer(notify_app, name="notify")
 
 RulesOption = Annotated[
     Path | None,

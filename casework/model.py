@@ -154,6 +154,10 @@ class Member(SQLModel, table=True):
     notification_addresses: list[str] = Field(default_factory=list, sa_type=JSON)
     # SHA-256 of the token in the member's private iCalendar feed address.
     calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    # Which kinds of message the member wants (None: all), and whether they come together
+    # in one daily digest instead of one by one.
+    notification_kinds: list[str] | None = Field(default=None, sa_type=JSON)
+    digest: bool = False
 
 
 class Membership(SQLModel, table=True):
@@ -486,6 +490,27 @@ class Notification(SQLModel, table=True):
     last_error: str = ""
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    # A drain that claims the message holds it until then; a crashed drain's claim lapses.
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # Files sent with the message: [{"filename", "content_type", "path"}], the path under
+    # the data directory (content-addressed, as attachments of cases are).
+    attachments: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+
+
+class NotificationAttempt(SQLModel, table=True):
+    """One try at delivering a message: when, through which channel, and how it went.
+
+    `channel` is the Apprise URL with its secrets masked.
+    """
+
+    __tablename__ = "notification_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notifications.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    channel: str = Field(default="", max_length=500)
+    success: bool
+    error: str = ""
 
 
 class SweepEvent(SQLModel, table=True):

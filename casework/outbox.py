@@ -7,13 +7,15 @@ in, so the message exists exactly when the change does. Delivery is someone else
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
+from casework.files import store_file
 from casework.model import Notification, utcnow
 from notifications.messages import render
 
@@ -37,6 +39,7 @@ def enqueue(
     meeting_id: int | None = None,
     event_key: str | None = None,
     not_before: datetime | None = None,
+    attachments: Sequence[Mapping[str, str]] = (),
 ) -> list[Notification]:
     """One outbox row per distinct address, rendered from the `kind` template.
 
@@ -63,7 +66,16 @@ def enqueue(
             body_text=message.text,
             body_html=message.html,
             not_before=not_before or utcnow(),
+            attachments=[dict(item) for item in attachments],
         )
         session.add(row)
         rows.append(row)
     return rows
+
+
+def stored_attachment(
+    data_dir: Path, *, filename: str, content_type: str, content: bytes
+) -> dict[str, str]:
+    """Store a file to send with messages; the result goes in `enqueue(attachments=…)`."""
+    _digest, relative = store_file(data_dir, content)
+    return {"filename": filename, "content_type": content_type, "path": relative}

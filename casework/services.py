@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import secrets
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +19,7 @@ from sqlmodel import Session
 from casework import repository
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
+from casework.files import store_file
 from casework.lifecycle import Action, CaseworkError, State, next_state
 from casework.model import (
     Attachment,
@@ -244,25 +243,6 @@ def _store_submission(
         for upload, (digest, relative) in stored:
             _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
     return case
-
-
-def store_file(data_dir: Path, content: bytes) -> tuple[str, str]:
-    """Write a document under `<data_dir>/attachments/`, named by its SHA-256.
-
-    Written before the transaction that records it: if that fails, an unreferenced file may
-    remain, which is harmless (same content, same name) and never half-written (it is
-    written under a temporary name and renamed). Returns the digest and the relative path.
-    """
-    digest = hashlib.sha256(content).hexdigest()
-    relative = Path("attachments") / digest[:2] / digest
-    path = data_dir / relative
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-        os.replace(partial, path)
-    return digest, relative.as_posix()
 
 
 def _add_attachment(

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     stale_triage_working_days: int = Field(default=5, ge=1, le=60)
     working_hours_start: int = Field(default=8, ge=0, le=23)
     working_hours_end: int = Field(default=17, ge=1, le=24)
+    # Delivery: the SMTP server for e-mail addresses, as an Apprise URL without `to`
+    # (mailto://HOST:PORT?from=ADDRESS, or mailtos:// for TLS), and an optional Apprise
+    # YAML file whose tags (one per group, say) can be addressed as `tag:<name>`.
+    smtp_url: str = ""
+    apprise_config: Path | None = None
+    # A drain's claim on the messages it is sending lapses after this many seconds: the
+    # messages of a drain that died are sent again then.
+    drain_lease_seconds: int = Field(default=600, ge=1)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

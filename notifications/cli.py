@@ -1,0 +1,81 @@
+"""`samverkan notify …`: try the delivery settings and send the outbox by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+notify_app = typer.Typer(
+    help="Notifications: test delivery, drain the outbox.", no_args_is_help=True
+)
+
+
+@notify_app.command("test")
+def notify_test(
+    address: Annotated[
+        str,
+        typer.Argument(
+            help="An e-mail address (sent through SAMVERKAN_SMTP_URL) or an Apprise URL."
+        ),
+    ],
+) -> None:
+    """Send a test message now, outside the outbox, and print how it went."""
+    from casework.outbox import Recipient
+    from casework.settings import get_settings
+    from notifications.delivery import AppriseSender, DeliveryConfigError, Outgoing
+    from notifications.messages import render
+
+    settings = get_settings()
+    try:
+        sender = AppriseSender(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
+    except DeliveryConfigError as error:
+        typer.echo(f"samverkan: {error}", err=True)
+        raise typer.Exit(2) from None
+    message = render(
+        "test", {"recipient": Recipient("", address), "public_url": settings.public_url}
+    )
+    outcome = sender.send(
+        Outgoing(address=address, subject=message.subject, text=message.text, html=message.html)
+    )
+    if outcome.ok:
+        typer.echo(f"sent through {outcome.channel}")
+        return
+    typer.echo(
+        f"samverkan: not sent through {outcome.channel or address}: {outcome.error}", err=True
+    )
+    raise typer.Exit(1)
+
+
+@notify_app.command("drain")
+def notify_drain() -> None:
+    """Send every message that is due now, then exit (the flows do this every minute)."""
+    from casework.bootstrap import open_database
+    from casework.settings import get_settings
+    from notifications.delivery import AppriseSender, DeliveryConfigError
+    from notifications.drain import drain
+
+    settings = get_settings()
+    try:
+        sender = AppriseSender(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
+    except DeliveryConfigError as error:
+        typer.echo(f"samverkan: {error}", err=True)
+        raise typer.Exit(2) from None
+    engine = open_database()
+    try:
+        report = drain(
+            engine,
+            sender,
+            data_dir=settings.data_dir,
+            lease=timedelta(seconds=settings.drain_lease_seconds),
+            on_progress=lambda r: typer.echo(f"… {r.claimed} claimed, {r.sent} sent", err=True),
+        )
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"{report.claimed} claimed: {report.sent} sent, "
+        f"{report.retried} to retry, {report.dead} dead"
+    )
+    for line in report.errors[:20]:
+        typer.echo(f"  {line}", err=True)

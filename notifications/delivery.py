@@ -1,0 +1,147 @@
+"""Delivery through Apprise: one message to one address, with the outcome told plainly.
+
+An address is an e-mail address (sent through the configured SMTP server,
+`SAMVERKAN_SMTP_URL`), an Apprise URL (`mailto://…`, `msteams://…`, `slack://…`,
+`json://…`), or `tag:<name>` for the entries with that tag in the Apprise YAML file
+(`SAMVERKAN_APPRISE_CONFIG`). The channel recorded for an attempt is the URL with its
+secrets masked (Apprise's privacy form); secrets never reach the logs or the pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import apprise
+from apprise.attachment.file import AttachFile
+
+log = logging.getLogger("samverkan.notifications")
+
+EMAIL_SCHEMES = ("mailto", "mailtos")
+
+
+@dataclass(frozen=True)
+class FileToSend:
+    path: Path
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    address: str
+    subject: str
+    text: str
+    html: str = ""
+    attachments: Sequence[FileToSend] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    channel: str
+    error: str = ""
+
+
+class DeliveryConfigError(ValueError):
+    """The delivery settings cannot work: say which and how to fix it."""
+
+
+def _url(server: apprise.plugins.NotifyBase, *, privacy: bool) -> str:
+    return str(server.url(privacy=privacy))  # type: ignore[no-untyped-call]
+
+
+def is_email(address: str) -> bool:
+    return "@" in address and "://" not in address and not address.startswith("tag:")
+
+
+class AppriseSender:
+    """Sends outbox messages with Apprise; safe to reuse, one message at a time."""
+
+    def __init__(self, *, smtp_url: str = "", config_path: Path | None = None) -> None:
+        self.smtp_url = smtp_url.strip()
+        if self.smtp_url and apprise.Apprise.instantiate(self._email_url("x@example.se")) is None:
+            raise DeliveryConfigError(
+                "SAMVERKAN_SMTP_URL is not an Apprise e-mail URL; "
+                "give it as mailto://HOST:PORT?from=ADDRESS (or mailtos:// for TLS)"
+            )
+        self.config_path = config_path
+        self._config: apprise.AppriseConfig | None = None
+        if config_path is not None:
+            if not config_path.is_file():
+                raise DeliveryConfigError(
+                    f"SAMVERKAN_APPRISE_CONFIG: {config_path} is not a readable file"
+                )
+            self._config = apprise.AppriseConfig()
+            if not self._config.add(str(config_path)):
+                raise DeliveryConfigError(
+                    f"SAMVERKAN_APPRISE_CONFIG: {config_path} could not be read as Apprise config"
+                )
+
+    def _email_url(self, address: str) -> str:
+        separator = "&" if "?" in self.smtp_url else "?"
+        return f"{self.smtp_url}{separator}to={quote(address, safe='@')}"
+
+    def _target(self, address: str) -> tuple[apprise.Apprise, str, str] | Outcome:
+        """The Apprise object, its masked channel and the tag to notify; or why it cannot be."""
+        target = apprise.Apprise()
+        if address.startswith("tag:"):
+            tag = address.removeprefix("tag:")
+            if self._config is None:
+                return Outcome(False, address, "tag addresses need SAMVERKAN_APPRISE_CONFIG")
+            target.add(self._config)
+            servers = list(target.find(tag=tag))
+            if not servers:
+                return Outcome(False, address, f"no entry tagged {tag!r} in the Apprise config")
+            return target, ", ".join(_url(s, privacy=True) for s in servers), tag
+        if is_email(address):
+            if not self.smtp_url:
+                return Outcome(False, "mailto", "no SMTP server configured (SAMVERKAN_SMTP_URL)")
+            url = self._email_url(address)
+        else:
+            url = address
+        server = apprise.Apprise.instantiate(url)
+        if server is None:
+            return Outcome(False, "", "not a valid Apprise URL or e-mail address")
+        target.add(server)
+        return target, _url(server, privacy=True), apprise.common.MATCH_ALL_TAG
+
+    def send(self, message: Outgoing) -> Outcome:
+        resolved = self._target(message.address)
+        if isinstance(resolved, Outcome):
+            return resolved
+        target, channel, tag = resolved
+        as_html = bool(message.html) and all(
+            _url(server, privacy=True).split(":", 1)[0] in EMAIL_SCHEMES
+            for server in target.find(tag=tag)
+        )
+        attach = None
+        if message.attachments:
+            attach = apprise.AppriseAttachment()
+            for item in message.attachments:
+                file = AttachFile(  # type: ignore[no-untyped-call]
+                    str(item.path), name=item.filename, mimetype=item.content_type
+                )
+                attach.add(file)
+        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+            try:
+                ok = target.notify(
+                    title=message.subject,
+                    body=message.html if as_html else message.text,
+                    body_format=apprise.NotifyFormat.HTML if as_html else apprise.NotifyFormat.TEXT,
+                    attach=attach,
+                    tag=tag,
+                )
+            except Exception as exc:  # a plugin bug must not stop the drain
+                ok, captured_error = False, f"{type(exc).__name__}: {exc}"
+            else:
+                captured_error = ""
+        if ok:
+            return Outcome(True, channel)
+        lines = [line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if line]
+        reason = captured_error or "; ".join(lines) or "delivery failed"
+        log.info("delivery through %s failed: %s", channel, reason)
+        return Outcome(False, channel, reason[:2000])

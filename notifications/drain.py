@@ -1,0 +1,209 @@
+"""Draining the outbox: claim due messages, send them, record every attempt.
+
+A drain claims a batch by setting `claimed_until` in its own short transaction
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite every transaction is `BEGIN
+IMMEDIATE`, so claims are taken one at a time), sends outside any transaction, and then
+records the outcomes. A drain that dies between sending and recording leaves its claim to
+lapse, and the next drain sends those messages again: a message may arrive twice, but is
+never lost. Failures are retried with exponential backoff and the message is marked dead
+after the last attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from casework.db import unit_of_work
+from casework.model import Notification, NotificationAttempt, NotificationStatus, utcnow
+from notifications.delivery import FileToSend, Outcome, Outgoing
+
+
+class Sender(Protocol):
+    def send(self, message: Outgoing) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and the wait after each failure: 15 min, 1 h, 4 h, 16 h by default (≈ a day)."""
+
+    max_attempts: int = 5
+    first_delay: timedelta = timedelta(minutes=15)
+    factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if self.first_delay <= timedelta(0) or self.factor < 1:
+            raise ValueError("first_delay must be positive and factor at least 1")
+
+    def delay_after(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th failed attempt."""
+        return self.first_delay * self.factor ** (attempts - 1)
+
+
+@dataclass
+class DrainReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def claim(engine: Engine, *, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+    """Take up to `limit` due messages for this drain until `now + lease`."""
+    with unit_of_work(engine) as session:
+        query = (
+            select(Notification.id)
+            .where(
+                Notification.status == NotificationStatus.pending,
+                col(Notification.not_before) <= now,
+                sa.or_(
+                    col(Notification.claimed_until).is_(None),
+                    col(Notification.claimed_until) < now,
+                ),
+            )
+            .order_by(col(Notification.not_before), col(Notification.id))
+            .limit(limit)
+        )
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.exec(query).all())
+        if not ids:
+            return []
+        session.execute(
+            sa.update(Notification)
+            .where(col(Notification.id).in_(ids))
+            .values(claimed_until=now + lease)
+        )
+        rows = session.exec(
+            select(Notification).where(col(Notification.id).in_(ids)).order_by(col(Notification.id))
+        ).all()
+        return list(rows)
+
+
+def record(
+    engine: Engine,
+    results: Sequence[tuple[Notification, Outcome]],
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+    report: DrainReport,
+) -> None:
+    """Store the outcome of each attempt and move each message on, in one transaction."""
+    with unit_of_work(engine) as session:
+        for row, outcome in results:
+            session.add(
+                NotificationAttempt(
+                    notification_id=_id(row),
+                    at=now,
+                    channel=outcome.channel[:500],
+                    success=outcome.ok,
+                    error=outcome.error,
+                )
+            )
+            attempts = row.attempts + 1
+            values: dict[str, object] = {"attempts": attempts, "claimed_until": None}
+            if outcome.ok:
+                values |= {"status": NotificationStatus.sent, "sent_at": now, "last_error": ""}
+                report.sent += 1
+            elif attempts >= policy.max_attempts:
+                values |= {"status": NotificationStatus.dead, "last_error": outcome.error}
+                report.dead += 1
+            else:
+                values |= {
+                    "not_before": now + policy.delay_after(attempts),
+                    "last_error": outcome.error,
+                }
+                report.retried += 1
+            if not outcome.ok:
+                report.errors.append(f"message {row.id}: {outcome.error}")
+            session.execute(
+                sa.update(Notification)
+                .where(
+                    col(Notification.id) == row.id,
+                    col(Notification.status) == NotificationStatus.pending,
+                )
+                .values(**values)
+            )
+
+
+def _id(row: Notification) -> int:
+    assert row.id is not None, "a claimed message has been stored"
+    return row.id
+
+
+def outgoing(row: Notification, data_dir: Path) -> Outgoing:
+    return Outgoing(
+        address=row.recipient_address,
+        subject=row.subject,
+        text=row.body_text,
+        html=row.body_html,
+        attachments=tuple(
+            FileToSend(data_dir / item["path"], item["filename"], item["content_type"])
+            for item in row.attachments
+        ),
+    )
+
+
+def drain(
+    engine: Engine,
+    sender: Sender,
+    *,
+    data_dir: Path,
+    clock: Callable[[], datetime] = utcnow,
+    batch_size: int = 100,
+    record_every: int = 20,
+    lease: timedelta = timedelta(minutes=10),
+    policy: RetryPolicy = RetryPolicy(),
+    max_batches: int | None = None,
+    on_progress: Callable[[DrainReport], None] | None = None,
+) -> DrainReport:
+    """Send every message due now, batch after batch, until none is left to claim."""
+    report = DrainReport()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        rows = claim(engine, now=clock(), limit=batch_size, lease=lease)
+        if not rows:
+            break
+        batches += 1
+        report.claimed += len(rows)
+        pending: list[tuple[Notification, Outcome]] = []
+        for row in rows:
+            pending.append((row, sender.send(outgoing(row, data_dir))))
+            if len(pending) >= record_every:
+                record(engine, pending, now=clock(), policy=policy, report=report)
+                pending = []
+        if pending:
+            record(engine, pending, now=clock(), policy=policy, report=report)
+        if on_progress is not None:
+            on_progress(report)
+    return report
+
+
+class NotificationNotFound(LookupError):
+    def __init__(self, notification_id: int) -> None:
+        super().__init__(f"no message with id {notification_id}")
+
+
+def send_again(engine: Engine, notification_id: int, *, now: datetime | None = None) -> None:
+    """Give a dead (or failing) message a fresh set of attempts, due at once."""
+    with unit_of_work(engine) as session:
+        row = session.get(Notification, notification_id)
+        if row is None:
+            raise NotificationNotFound(notification_id)
+        if row.status == NotificationStatus.sent:
+            return
+        row.status = NotificationStatus.pending
+        row.attempts = 0
+        row.not_before = now or utcnow()
+        row.claimed_until = None
+        session.add(row)
