@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: run test e2e lint bench clean
+.PHONY: run test e2e lint bench bench-drain clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing
+
+# The outbox drain to a local SMTP server, against smtplib sending directly.
+bench-drain: $(STAMP)
+	$(BIN)/python -m bench.drain
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,17 +10,80 @@ secrets masked (Apprise's privacy form); secrets never reach the logs or the pag
 from __future__ import annotations
 
 import logging
+import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import apprise
+import apprise.plugins.email.base as apprise_email
 from apprise.attachment.file import AttachFile
 
 log = logging.getLogger("samverkan.notifications")
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
+
+
+class _LazyContext:
+    """An SSL context that is only built when a connection uses it, from a shared cache.
+
+    Records the settings made on it (Apprise turns verification off this way when asked)
+    and, on first real use, hands over the cached context built with the same settings.
+    """
+
+    _owner: _SharedContexts
+    _args: tuple[object, ...]
+    _settings: dict[str, object]
+
+    def __init__(self, owner: _SharedContexts, args: tuple[object, ...]) -> None:
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_args", args)
+        object.__setattr__(self, "_settings", {})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        self._settings[name] = value
+
+    def __getattr__(self, name: str) -> object:
+        context = self._owner.context(self._args, tuple(self._settings.items()))
+        return getattr(context, name)
+
+
+class _SharedContexts:
+    """Stands in for the `ssl` module inside Apprise's e-mail plugin.
+
+    Apprise 1.13 builds a default SSL context for every e-mail it sends, even over a
+    connection without TLS; loading the CA certificates costs about 40 ms a message here,
+    most of a message's time. Contexts are safe to share between connections, so one is
+    built per distinct set of settings and reused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+    def create_default_context(self, *args: object) -> _LazyContext:
+        return _LazyContext(self, args)
+
+    def context(
+        self, args: tuple[object, ...], settings: tuple[tuple[str, object], ...]
+    ) -> ssl.SSLContext:
+        key = (args, settings)
+        with self._lock:
+            if key not in self._cache:
+                context = ssl.create_default_context(*args)  # type: ignore[arg-type]
+                for name, value in settings:
+                    setattr(context, name, value)
+                self._cache[key] = context
+            return self._cache[key]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(ssl, name)
+
+
+if getattr(apprise_email, "ssl", None) is ssl:
+    setattr(apprise_email, "ssl", _SharedContexts())  # noqa: B010
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ after the last attempt.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -166,8 +168,35 @@ def drain(
     policy: RetryPolicy = RetryPolicy(),
     max_batches: int | None = None,
     on_progress: Callable[[DrainReport], None] | None = None,
+    workers: int = 4,
 ) -> DrainReport:
-    """Send every message due now, batch after batch, until none is left to claim."""
+    """Send every message due now, batch after batch, until none is left to claim.
+
+    `workers` messages are sent at once (each Apprise send opens its own connection);
+    outcomes are recorded every `record_every` messages.
+    """
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        return _drain(
+            engine, sender, pool, data_dir=data_dir, clock=clock, batch_size=batch_size,
+            record_every=record_every, lease=lease, policy=policy, max_batches=max_batches,
+            on_progress=on_progress,
+        )  # fmt: skip
+
+
+def _drain(
+    engine: Engine,
+    sender: Sender,
+    pool: ThreadPoolExecutor | None,
+    *,
+    data_dir: Path,
+    clock: Callable[[], datetime],
+    batch_size: int,
+    record_every: int,
+    lease: timedelta,
+    policy: RetryPolicy,
+    max_batches: int | None,
+    on_progress: Callable[[DrainReport], None] | None,
+) -> DrainReport:
     report = DrainReport()
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -176,14 +205,20 @@ def drain(
             break
         batches += 1
         report.claimed += len(rows)
-        pending: list[tuple[Notification, Outcome]] = []
-        for row in rows:
-            pending.append((row, sender.send(outgoing(row, data_dir))))
-            if len(pending) >= record_every:
-                record(engine, pending, now=clock(), policy=policy, report=report)
-                pending = []
-        if pending:
-            record(engine, pending, now=clock(), policy=policy, report=report)
+        for start in range(0, len(rows), record_every):
+            chunk = rows[start : start + record_every]
+            messages = [outgoing(row, data_dir) for row in chunk]
+            if pool is None:
+                outcomes = [sender.send(message) for message in messages]
+            else:
+                outcomes = list(pool.map(sender.send, messages))
+            record(
+                engine,
+                list(zip(chunk, outcomes, strict=True)),
+                now=clock(),
+                policy=policy,
+                report=report,
+            )
         if on_progress is not None:
             on_progress(report)
     return report
