@@ -13,10 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from casework import repository
+from casework.db import unit_of_work
 from casework.files import store_file
-from casework.model import Notification, utcnow
+from casework.lifecycle import CaseworkError
+from casework.model import Case, Notification, NotificationStatus, utcnow
+from casework.settings import get_settings
 from notifications.messages import render
 
 
@@ -43,9 +48,12 @@ def enqueue(
 ) -> list[Notification]:
     """One outbox row per distinct address, rendered from the `kind` template.
 
-    The template sees `context` plus `recipient`. Recipients without an address are
-    skipped: they cannot be reached, and the caller decides whether that needs telling.
+    The template sees `context` plus `recipient`, and `public_url` from the settings
+    unless the context gives it. Recipients without an address are skipped: they cannot
+    be reached, and the caller decides whether that needs telling.
     """
+    if "public_url" not in context:
+        context = {**context, "public_url": get_settings().public_url}
     rows: list[Notification] = []
     seen: set[str] = set()
     for recipient in recipients:
@@ -79,3 +87,53 @@ def stored_attachment(
     """Store a file to send with messages; the result goes in `enqueue(attachments=…)`."""
     _digest, relative = store_file(data_dir, content)
     return {"filename": filename, "content_type": content_type, "path": relative}
+
+
+def tell_submitter(
+    session: Session, case: Case, kind: str, *, at: datetime, **context: Any
+) -> list[Notification]:
+    """A message about `case` to the person who submitted it."""
+    return enqueue(
+        session,
+        kind=kind,
+        recipients=[Recipient(case.submitter_name, case.submitter_email)],
+        context={"case": case, **context},
+        case_id=case.id,
+        not_before=at,
+    )
+
+
+class NotificationNotFound(CaseworkError, LookupError):
+    def __init__(self, notification_id: int) -> None:
+        self.notification_id = notification_id
+        super().__init__(f"no message with id {notification_id}")
+
+
+def send_again(
+    engine: Engine, notification_id: int, *, actor: str, now: datetime | None = None
+) -> Notification:
+    """Give an unsent message a fresh set of attempts, due at once (the secretary's action)."""
+    now = now or utcnow()
+    with unit_of_work(engine) as session:
+        row = session.get(Notification, notification_id, with_for_update=True)
+        if row is None:
+            raise NotificationNotFound(notification_id)
+        if row.status == NotificationStatus.sent:
+            return row
+        before = {"status": row.status.value, "attempts": row.attempts}
+        row.status = NotificationStatus.pending
+        row.attempts = 0
+        row.not_before = now
+        row.claimed_until = None
+        session.add(row)
+        repository.add_audit_event(
+            session,
+            case_id=row.case_id,
+            actor=actor,
+            action="resend",
+            before=before,
+            after={"notification": row.id, "status": row.status.value},
+            note=f"{row.kind} till {row.recipient_name or row.recipient_address}",
+            at=now,
+        )
+        return row

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from casework import repository
+from casework import outbox, repository
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
 from casework.files import store_file
@@ -242,7 +242,31 @@ def _store_submission(
         )
         for upload, (digest, relative) in stored:
             _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
+        outbox.tell_submitter(
+            session,
+            case,
+            "case_received",
+            at=now,
+            destination_name=_group_name(session, case.destination),
+            access_token=access_token,
+        )
     return case
+
+
+def _group_name(session: Session, slug: str | None) -> str:
+    if slug is None:
+        return ""
+    group = repository.get_group(session, slug=slug)
+    return group.name if group is not None else slug
+
+
+# What the submitter is told when a case moves (scheduling tells them itself).
+SUBMITTER_MESSAGES: dict[Action, str] = {
+    Action.route: "case_routed",
+    Action.reroute: "case_rerouted",
+    Action.return_for_completion: "case_returned",
+    Action.withdraw: "case_withdrawn",
+}
 
 
 def _add_attachment(
@@ -289,8 +313,10 @@ def transition(
     now: datetime | None = None,
     expected_status: State | None = None,
     expected_updated_at: datetime | None = None,
+    message: str | None = None,
 ) -> Case:
-    """Take `action` on a case if its state allows it, and audit the change.
+    """Take `action` on a case if its state allows it, audit the change, and tell the
+    submitter (the `message` kind, by default the one for the action, if any).
 
     `destination` and `lead_group` may be given with `route` and `reroute` only.
     Raises `lifecycle.IllegalTransition`, `CaseNotFound` or `DestinationNotAllowed`.
@@ -327,6 +353,17 @@ def transition(
             note=note,
             at=now,
         )
+        message = message or SUBMITTER_MESSAGES.get(action)
+        if message is not None:
+            outbox.tell_submitter(
+                session,
+                case,
+                message,
+                at=now,
+                destination_name=_group_name(session, case.destination),
+                lead_group_name=_group_name(session, case.lead_group),
+                note=note,
+            )
     return case
 
 
@@ -489,6 +526,9 @@ def triage(
         now=now,
         expected_status=status,
         expected_updated_at=expected_updated_at,
+        # A reroute straight from the queue is a `route` in the lifecycle, but to the
+        # submitter it is a change of the suggested destination, with its reason.
+        message="case_rerouted" if action == "reroute" else None,
     )
 
 

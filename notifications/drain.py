@@ -222,23 +222,3 @@ def _drain(
         if on_progress is not None:
             on_progress(report)
     return report
-
-
-class NotificationNotFound(LookupError):
-    def __init__(self, notification_id: int) -> None:
-        super().__init__(f"no message with id {notification_id}")
-
-
-def send_again(engine: Engine, notification_id: int, *, now: datetime | None = None) -> None:
-    """Give a dead (or failing) message a fresh set of attempts, due at once."""
-    with unit_of_work(engine) as session:
-        row = session.get(Notification, notification_id)
-        if row is None:
-            raise NotificationNotFound(notification_id)
-        if row.status == NotificationStatus.sent:
-            return
-        row.status = NotificationStatus.pending
-        row.attempts = 0
-        row.not_before = now or utcnow()
-        row.claimed_until = None
-        session.add(row)

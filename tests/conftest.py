@@ -163,6 +163,28 @@ def member(seeded_engine: Engine) -> StaffUser:
     return _staff(seeded_engine, "ledamot@example.se", StaffRole.member)
 
 
+def csrf(client: TestClient) -> str:
+    """The CSRF token, as a form on any page carries it."""
+    from casework.web.deps import CSRF_COOKIE
+
+    if CSRF_COOKIE not in client.cookies:
+        client.get("/logga-in")
+    token = client.cookies.get(CSRF_COOKIE)
+    assert token
+    return token
+
+
+def sign_in(client: TestClient, user: StaffUser, *, next_path: str = "") -> None:
+    """Sign `user` in through the sign-in form."""
+    response = client.post(
+        "/logga-in",
+        data={"email": user.email, "password": user.password, "next": next_path,
+              "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+
+
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
     """`app` served by a real uvicorn on a free loopback port, in a thread; yields its URL."""

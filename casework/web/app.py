@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import rules
 from casework.settings import Settings, get_settings
-from casework.web import api, calendar_feeds, meetings, public, staff
+from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
 from casework.web.deps import PageError, RateLimiter, templates
 
 log = logging.getLogger("samverkan.web")
@@ -140,6 +140,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
+    app.include_router(outbox_pages.router)
     return app
 
 

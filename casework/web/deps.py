@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import rules
 from casework import accounts
 from casework.accounts import Identity
+from casework.calendar import STOCKHOLM
 from casework.lifecycle import STATE_LABELS
 from casework.model import Attachment, StaffRole
 from casework.settings import Settings
@@ -33,6 +35,14 @@ log = logging.getLogger("samverkan.web")
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["STATE_LABELS"] = STATE_LABELS
+
+
+def local_time(moment: datetime | None) -> str:
+    """A stored UTC time as people in Blekinge read it: 2026-03-02 10:00."""
+    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+templates.env.filters["localtime"] = local_time
 
 
 class PageError(StarletteHTTPException):

@@ -40,6 +40,7 @@ from casework.web.deps import (
     SettingsDep,
     attachment_response,
     client_address,
+    local_time,
     render,
     require_page_role,
 )
@@ -334,10 +335,6 @@ def file_size(size: int) -> str:
         return f"{size} byte"
     value, unit = (size / 1024, "kB") if size < 1024 * 1024 else (size / 1024 / 1024, "MB")
     return f"{value:.1f} {unit}".replace(".", ",")
-
-
-def local_time(moment: datetime | None) -> str:
-    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def event_label(action: str) -> str:

@@ -13,10 +13,10 @@ from sqlmodel import col, select
 
 from casework.db import unit_of_work
 from casework.model import Notification, NotificationAttempt, NotificationStatus
-from casework.outbox import Recipient, enqueue, stored_attachment
+from casework.outbox import Recipient, enqueue, send_again, stored_attachment
 from delivery.conftest import Clock, HttpReceiver, SmtpServer
 from notifications.delivery import AppriseSender, Outcome, Outgoing
-from notifications.drain import RetryPolicy, drain, send_again
+from notifications.drain import RetryPolicy, drain
 
 CONTEXT = {"public_url": "https://samverkan.example.se"}
 
@@ -125,7 +125,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_and_then_dead(
 
     # The secretary's "send again": a fresh set of attempts, due at once.
     http_receiver.status = 200
-    send_again(migrated_engine, message_id, now=clock.now)
+    send_again(migrated_engine, message_id, actor="sekreterare", now=clock.now)
     assert drain(migrated_engine, sender, data_dir=tmp_path, clock=clock).sent == 1
     [row] = _rows(migrated_engine)
     assert row.status == NotificationStatus.sent
