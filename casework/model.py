@@ -490,6 +490,8 @@ class Notification(SQLModel, table=True):
     last_error: str = ""
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    # Sent together with the recipient's other digest messages, once a day.
+    digest: bool = False
     # A drain that claims the message holds it until then; a crashed drain's claim lapses.
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # Files sent with the message: [{"filename", "content_type", "path"}], the path under

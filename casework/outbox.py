@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from casework import repository
+from casework.calendar import next_working_moment
 from casework.db import unit_of_work
 from casework.files import store_file
 from casework.lifecycle import CaseworkError
-from casework.model import Case, Notification, NotificationStatus, utcnow
+from casework.model import Case, Member, Notification, NotificationStatus, utcnow
 from casework.settings import get_settings
 from notifications.messages import render
 
@@ -32,6 +33,40 @@ class Recipient:
     name: str
     address: str
     member_id: int | None = None
+
+
+# Kinds a member cannot opt out of: the formal notice of a meeting.
+MANDATORY_KINDS = frozenset({"agenda_sent"})
+# Kinds never held for a digest.
+IMMEDIATE_KINDS = frozenset({"test"})
+
+
+@dataclass(frozen=True)
+class Preferences:
+    kinds: frozenset[str] | None
+    digest: bool
+
+    def wants(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds or kind in MANDATORY_KINDS
+
+
+def _preferences(session: Session, member_ids: set[int | None]) -> dict[int | None, Preferences]:
+    ids = [i for i in member_ids if i is not None]
+    if not ids:
+        return {}
+    query = select(Member.id, Member.notification_kinds, Member.digest).where(
+        col(Member.id).in_(ids)
+    )
+    return {
+        member_id: Preferences(None if kinds is None else frozenset(kinds), digest)
+        for member_id, kinds, digest in session.exec(query).all()
+    }
+
+
+def member_recipients(member: Member) -> list[Recipient]:
+    """Everywhere a member is reached: their e-mail and their other Apprise addresses."""
+    addresses = ([member.email] if member.email else []) + list(member.notification_addresses)
+    return [Recipient(member.name, address, member.id) for address in addresses]
 
 
 def enqueue(
@@ -52,8 +87,12 @@ def enqueue(
     unless the context gives it. Recipients without an address are skipped: they cannot
     be reached, and the caller decides whether that needs telling.
     """
+    settings = get_settings()
     if "public_url" not in context:
-        context = {**context, "public_url": get_settings().public_url}
+        context = {**context, "public_url": settings.public_url}
+    recipients = list(recipients)
+    preferences = _preferences(session, {r.member_id for r in recipients if r.member_id})
+    when = not_before or utcnow()
     rows: list[Notification] = []
     seen: set[str] = set()
     for recipient in recipients:
@@ -61,6 +100,10 @@ def enqueue(
         if not address or address.casefold() in seen:
             continue
         seen.add(address.casefold())
+        chosen = preferences.get(recipient.member_id)
+        if chosen is not None and not chosen.wants(kind):
+            continue
+        digest = chosen is not None and chosen.digest and kind not in IMMEDIATE_KINDS
         message = render(kind, {**context, "recipient": recipient})
         row = Notification(
             kind=kind,
@@ -73,7 +116,12 @@ def enqueue(
             subject=message.subject[:300],
             body_text=message.text,
             body_html=message.html,
-            not_before=not_before or utcnow(),
+            not_before=(
+                next_working_moment(when, settings.digest_hour, settings.digest_hour + 1)
+                if digest
+                else when
+            ),
+            digest=digest,
             attachments=[dict(item) for item in attachments],
         )
         session.add(row)

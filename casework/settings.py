@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # A drain's claim on the messages it is sending lapses after this many seconds: the
     # messages of a drain that died are sent again then.
     drain_lease_seconds: int = Field(default=600, ge=1)
+    # Members who chose a daily digest get it at this hour (Stockholm) on working days.
+    digest_hour: int = Field(default=7, ge=0, le=23)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -25,7 +25,9 @@ from sqlmodel import col, select
 
 from casework.db import unit_of_work
 from casework.model import Notification, NotificationAttempt, NotificationStatus, utcnow
+from casework.outbox import Recipient
 from notifications.delivery import FileToSend, Outcome, Outgoing
+from notifications.messages import render
 
 
 class Sender(Protocol):
@@ -143,17 +145,46 @@ def _id(row: Notification) -> int:
     return row.id
 
 
-def outgoing(row: Notification, data_dir: Path) -> Outgoing:
-    return Outgoing(
-        address=row.recipient_address,
-        subject=row.subject,
-        text=row.body_text,
-        html=row.body_html,
-        attachments=tuple(
-            FileToSend(data_dir / item["path"], item["filename"], item["content_type"])
-            for item in row.attachments
-        ),
+def _files(rows: Sequence[Notification], data_dir: Path) -> tuple[FileToSend, ...]:
+    return tuple(
+        FileToSend(data_dir / item["path"], item["filename"], item["content_type"])
+        for row in rows
+        for item in row.attachments
     )
+
+
+def delivery_units(
+    rows: Sequence[Notification], data_dir: Path
+) -> list[tuple[list[Notification], Outgoing]]:
+    """What to send for claimed rows: each message alone, except that a recipient's digest
+    messages go together as one."""
+    units: list[tuple[list[Notification], Outgoing]] = []
+    digests: dict[str, list[Notification]] = {}
+    for row in rows:
+        if row.digest:
+            digests.setdefault(row.recipient_address.casefold(), []).append(row)
+            continue
+        message = Outgoing(
+            address=row.recipient_address,
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html,
+            attachments=_files([row], data_dir),
+        )
+        units.append(([row], message))
+    for group in digests.values():
+        first = group[0]
+        recipient = Recipient(first.recipient_name, first.recipient_address, first.member_id)
+        rendered = render("digest", {"recipient": recipient, "messages": group})
+        message = Outgoing(
+            address=first.recipient_address,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            attachments=_files(group, data_dir),
+        )
+        units.append((group, message))
+    return units
 
 
 def drain(
@@ -205,20 +236,20 @@ def _drain(
             break
         batches += 1
         report.claimed += len(rows)
-        for start in range(0, len(rows), record_every):
-            chunk = rows[start : start + record_every]
-            messages = [outgoing(row, data_dir) for row in chunk]
+        units = delivery_units(rows, data_dir)
+        for start in range(0, len(units), record_every):
+            chunk = units[start : start + record_every]
+            messages = [message for _rows, message in chunk]
             if pool is None:
                 outcomes = [sender.send(message) for message in messages]
             else:
                 outcomes = list(pool.map(sender.send, messages))
-            record(
-                engine,
-                list(zip(chunk, outcomes, strict=True)),
-                now=clock(),
-                policy=policy,
-                report=report,
-            )
+            results = [
+                (row, outcome)
+                for (unit_rows, _message), outcome in zip(chunk, outcomes, strict=True)
+                for row in unit_rows
+            ]
+            record(engine, results, now=clock(), policy=policy, report=report)
         if on_progress is not None:
             on_progress(report)
     return report

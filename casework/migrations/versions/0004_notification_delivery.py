@@ -47,6 +47,9 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(
             sa.Column("attachments", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
@@ -57,6 +60,7 @@ def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_column("attachments")
         batch_op.drop_column("claimed_until")
+        batch_op.drop_column("digest")
 
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.drop_column("digest")
