@@ -19,6 +19,7 @@ import rules
 from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
 from casework.web.deps import PageError, RateLimiter, templates
+from casework.web.limits import BodySizeLimit
 
 log = logging.getLogger("samverkan.web")
 STATIC = Path(__file__).with_name("static")
@@ -33,6 +34,7 @@ DOCS_CSP = (
     "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "frame-ancestors 'none'"
 )
+FORM_TEXT_ROOM = 2 * 1024 * 1024
 ERROR_TEXTS = {
     400: "Begäran kunde inte tolkas.",
     401: "Du behöver logga in för att se sidan.",
@@ -73,6 +75,11 @@ def create_app(
     app.state.rules = rule_set or rules.load_rules(settings.rules_path)
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.submissions_per_minute)
+    # Room for every attachment at its maximum plus the form's text.
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_attachments * settings.max_upload_bytes + FORM_TEXT_ROOM,
+    )
 
     @app.middleware("http")
     async def security_headers(
