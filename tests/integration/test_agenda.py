@@ -12,7 +12,7 @@ import rules
 from casework import agenda, repository, services
 from casework.accounts import Identity
 from casework.agenda import AgendaError, NotAllowed, OverrideNeedsReason
-from casework.calendar import STOCKHOLM
+from casework.calendar import STOCKHOLM, submission_due
 from casework.db import unit_of_work
 from casework.lifecycle import Action, IllegalTransition, State
 from casework.model import (
@@ -379,3 +379,21 @@ def test_reading_an_unbuilt_agenda_shows_the_openings_without_storing_them(
     assert agenda.build_agenda(seeded_engine, aldre, actor=ALDRE_CHAIR) is False
     assert len(items(seeded_engine, aldre)) == 3
     assert len(audit(seeded_engine, "agenda_built")) == 1
+
+
+def test_the_demo_places_cases_on_lsvos_next_meeting(seeded_engine: Engine) -> None:
+    from casework import demo
+
+    today = datetime.now(STOCKHOLM).date()
+    result = demo.prepare(seeded_engine, rules=RULES, today=today)
+    with unit_of_work(seeded_engine) as session:
+        scheduled = repository.list_cases(session, status=State.scheduled)
+    assert 1 <= len(scheduled) <= 2
+    assert {c.reference for c in scheduled} <= set(result.references)
+    meeting_id = scheduled[0].meeting_id
+    assert meeting_id is not None
+    read = agenda.load_agenda(seeded_engine, meeting_id)
+    assert read.group.slug == "lsvo"
+    assert read.case_count == len(scheduled)
+    on_time = [d for d in result.meetings["lsvo"] if submission_due(d) >= today]
+    assert read.meeting.date == on_time[0]
