@@ -18,9 +18,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from casework import accounts, repository, services
+from casework import accounts, agenda, repository, services
 from casework.calendar import STOCKHOLM, is_working_day
 from casework.db import unit_of_work
+from casework.lifecycle import Action
 from casework.model import CaseCreate, Meeting, StaffRole, User
 
 DEMO_EMAIL = "beredning@demo.samverkan.se"
@@ -182,7 +183,34 @@ def prepare(
     password = ensure_demo_user(engine)
     meetings = plan_meetings(engine, after=today)
     references = submit_examples(engine, rules=rules, reference_prefix=reference_prefix)
+    place_examples(engine, references, today=today)
     return DemoResult(DEMO_EMAIL, password, meetings, references)
+
+
+def place_examples(
+    engine: Engine, references: Sequence[str], *, today: date, limit: int = 2
+) -> list[str]:
+    """Route up to `limit` of the new demo cases bound for LSVO and place them on LSVO's
+    proposed meeting, as the demo user, so that the demo shows an agenda."""
+    actor = accounts.Identity(0, DEMO_EMAIL, DEMO_NAME, frozenset({(DEMO_ROLE, None)}))
+    placed: list[str] = []
+    for reference in references:
+        with unit_of_work(engine) as session:
+            case = repository.get_case_by_reference(session, reference=reference)
+        if case is None or case.id is None or case.destination != agenda.LSVO:
+            continue
+        meeting = agenda.proposed_meeting(engine, case.id, today=today)
+        if meeting is None or meeting.id is None:
+            continue
+        services.transition(engine, case.id, Action.route, actor=DEMO_EMAIL)
+        try:
+            agenda.schedule_case(engine, case.id, meeting.id, actor=actor)
+        except agenda.AgendaError:  # `today` is not the real date: the meeting has passed
+            continue
+        placed.append(reference)
+        if len(placed) >= limit:
+            break
+    return placed
 
 
 def ensure_demo_user(engine: Engine) -> str | None:

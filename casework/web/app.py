@@ -92,7 +92,7 @@ def create_app(
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Private links carry a token in the path: never leak it in a Referer header.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(("/s/", "/arenden", "/beredning", "/api")):
+        if request.url.path.startswith(("/s/", "/arenden", "/beredning", "/api", "/moten")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 import rules
-from casework import accounts, queue, repository, services
+from casework import accounts, agenda, queue, repository, services
 from casework.accounts import Identity
 from casework.calendar import STOCKHOLM
 from casework.db import unit_of_work
@@ -76,7 +76,13 @@ URGENCY_LABELS: Mapping[queue.Urgency, str] = {
     queue.Urgency.no_deadline: "",
 }
 # Audit actions that are not lifecycle actions.
-EVENT_LABELS = {"submit": "Anmälan registrerad", "attach": "Bilaga tillagd"}
+EVENT_LABELS = {
+    "submit": "Anmälan registrerad",
+    "attach": "Bilaga tillagd",
+    "unschedule": "Borttaget från dagordningen",
+    "agenda_reordered": "Dagordningens ordning ändrad",
+    "agenda_item_removed": "Punkt borttagen från dagordningen",
+}
 AUDIT_FIELD_LABELS = {
     "status": "Status",
     "destination": "Mottagare",
@@ -84,6 +90,12 @@ AUDIT_FIELD_LABELS = {
     "filename": "Filnamn",
     "size": "Storlek (byte)",
     "sha256": "SHA-256",
+    "meeting_id": "Möte",
+    "meeting_date": "Mötesdatum",
+    "group": "Grupp",
+    "override": "Undantag från sista dag för anmälan",
+    "late": "Flyttat till ett senare möte",
+    "information_meetings": "Som information på möten",
 }
 # Which lifecycle action each triage action needs, to offer only what the status allows.
 TRIAGE_NEEDS: Mapping[str, tuple[Action, ...]] = {
@@ -95,6 +107,7 @@ TRIAGE_NEEDS: Mapping[str, tuple[Action, ...]] = {
 DONE_MESSAGES = {
     "return": "Ärendet har återsänts till anmälaren för komplettering.",
     "withdraw": "Ärendet har återtagits.",
+    "schedule": "Ärendet har satts upp på mötets dagordning.",
 }
 
 
@@ -449,6 +462,11 @@ def case_page(
     target = services.target_meeting(
         engine, group_slug=case.destination, submitted_at=case.created_at
     )
+    placement = None
+    if case.status in (State.routed, State.scheduled) and agenda.may_manage(
+        identity, agenda.agenda_group(case)
+    ):
+        placement = agenda.placement_options(engine, case_id, today=local_today())
     return render(
         request,
         "case.html",
@@ -476,6 +494,7 @@ def case_page(
             "errors": errors or {},
             "problem": problem,
             "version": case.updated_at.isoformat(),
+            "placement": placement,
         },
         status_code=status_code,
     )
