@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 import rules
 from casework import agenda, repository, services
@@ -99,8 +99,11 @@ def audit(engine: Engine, action: str) -> list[AuditEvent]:
 
 
 def outbox(engine: Engine) -> list[Notification]:
+    """The messages about scheduling (the receipt and the routing message come before)."""
+    kinds = ("case_scheduled", "case_moved_late")
     with unit_of_work(engine) as session:
-        return list(session.exec(select(Notification)).all())
+        query = select(Notification).where(col(Notification.kind).in_(kinds))
+        return list(session.exec(query).all())
 
 
 def items(engine: Engine, meeting_id: int) -> list[AgendaItem]:
