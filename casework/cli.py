@@ -358,3 +358,6 @@ def users_token(
     finally:
         engine.dispose()
     typer.echo(token)
+
+
+from casework import cli_meetings as cli_meetings  # noqa: E402  (adds `samverkan meetings`)
