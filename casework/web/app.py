@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import rules
 from casework.settings import Settings, get_settings
@@ -33,6 +34,16 @@ DOCS_CSP = (
     "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "frame-ancestors 'none'"
 )
+CSP_BYTES = CSP.encode()
+DOCS_CSP_BYTES = DOCS_CSP.encode()
+DOCS_PATHS = ("/docs", "/redoc")
+COMMON_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Private links carry a token in the path: never leak it in a Referer header.
+    (b"referrer-policy", b"no-referrer"),
+)
+NO_STORE_PREFIXES = ("/s/", "/arenden", "/beredning", "/api")
 ERROR_TEXTS = {
     400: "Begäran kunde inte tolkas.",
     401: "Du behöver logga in för att se sidan.",
@@ -73,21 +84,6 @@ def create_app(
     app.state.rules = rule_set or rules.load_rules(settings.rules_path)
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.submissions_per_minute)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        docs = request.url.path in ("/docs", "/redoc")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Private links carry a token in the path: never leak it in a Referer header.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(("/s/", "/arenden", "/beredning", "/api")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -138,7 +134,41 @@ def create_app(
     app.include_router(public.router)
     app.include_router(staff.router)
     app.include_router(api.router)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that does not set them itself.
+
+    A plain ASGI middleware: it only looks at the `http.response.start` message, without
+    the task group and memory streams a `BaseHTTPMiddleware` costs on every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        extra = [
+            (b"content-security-policy", DOCS_CSP_BYTES if path in DOCS_PATHS else CSP_BYTES),
+            *COMMON_HEADERS,
+        ]
+        if path.startswith(NO_STORE_PREFIXES):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in extra if item[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _wants_json(request: Request) -> bool:
