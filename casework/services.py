@@ -163,7 +163,7 @@ def submit_case(
 
 
 def _earlier_submission(engine: Engine, key: str, request_hash: str) -> Submitted | None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         record = repository.get_idempotency_record(session, key=key)
         if record is None:
             return None
@@ -380,7 +380,7 @@ class GroupNotFound(CaseworkError, LookupError):
 
 def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
     """The group's deadline offsets, as configured on the group."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         group = repository.get_group(session, slug=slug)
         if group is None:
             raise GroupNotFound(slug, [g.slug for g in repository.list_groups(session)])
@@ -476,7 +476,7 @@ def triage(
             "Skriv vad anmälaren behöver komplettera.",
             field="reason",
         )
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case(session, case_id=case_id)
         if case is None:
             raise CaseNotFound(case_id)
@@ -524,7 +524,7 @@ def target_meeting(
     engine: Engine, *, group_slug: str, submitted_at: datetime
 ) -> MeetingTarget | None:
     """The group's first meeting whose submission deadline `submitted_at` meets, if any."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         group = repository.get_group(session, slug=group_slug)
         if group is None:
             return None

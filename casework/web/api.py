@@ -496,7 +496,7 @@ def list_queue(
 
 
 def case_detail(engine: Engine, case_id: int) -> CaseDetail:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case(session, case_id=case_id)
         if case is None:
             raise HTTPException(404, f"no case with id {case_id}")
