@@ -218,7 +218,7 @@ def _store_submission(
             created_at=now,
             updated_at=now,
         )
-        repository.add_case(session, case=case)
+        repository.insert_case(session, case=case)
         assert case.id is not None
         if idempotency is not None:
             key, request_hash = idempotency
