@@ -230,10 +230,10 @@ def end_session(engine: Engine, token: str) -> None:
 def session_identity(engine: Engine, token: str, *, now: datetime | None = None) -> Identity | None:
     """The identity of an unexpired browser session (cached, see the module's docstring)."""
     now = now or utcnow()
-    hashed = token_hash(token)
-    cached = identity_cache.get(engine, _SESSION_KEY + hashed, now=now)
+    cached = cached_session_identity(engine, token, now=now)
     if cached is not None:
         return cached
+    hashed = token_hash(token)
     statement = (
         sa.select(*_IDENTITY_COLUMNS, col(WebSession.expires_at))
         .select_from(sa.join(WebSession, User, col(User.id) == col(WebSession.user_id)))
@@ -265,10 +265,10 @@ def issue_api_token(engine: Engine, *, email: str) -> str:
 
 def token_identity(engine: Engine, token: str) -> Identity | None:
     """The identity of an API bearer token (cached, see the module's docstring)."""
-    hashed = token_hash(token)
-    cached = identity_cache.get(engine, _TOKEN_KEY + hashed)
+    cached = cached_token_identity(engine, token)
     if cached is not None:
         return cached
+    hashed = token_hash(token)
     statement = (
         sa.select(*_IDENTITY_COLUMNS)
         .select_from(sa.join(ApiToken, User, col(User.id) == col(ApiToken.user_id)))
@@ -281,6 +281,18 @@ def token_identity(engine: Engine, token: str) -> Identity | None:
     if identity is not None:
         identity_cache.put(engine, _TOKEN_KEY + hashed, identity)
     return identity
+
+
+def cached_session_identity(
+    engine: Engine, token: str, *, now: datetime | None = None
+) -> Identity | None:
+    """The session's identity if this process looked it up lately; None says nothing."""
+    return identity_cache.get(engine, _SESSION_KEY + token_hash(token), now=now or utcnow())
+
+
+def cached_token_identity(engine: Engine, token: str) -> Identity | None:
+    """The bearer token's identity if this process looked it up lately; None says nothing."""
+    return identity_cache.get(engine, _TOKEN_KEY + token_hash(token))
 
 
 _TOKEN_KEY = "token:"
