@@ -46,15 +46,22 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
-    """An engine for `url` (default: the configured database), set up for concurrent use."""
-    if url is None:
+def make_engine(
+    url: str | URL | None = None, *, echo: bool = False, sqlite_synchronous: str | None = None
+) -> Engine:
+    """An engine for `url` (default: the configured database), set up for concurrent use.
+
+    `sqlite_synchronous` ("normal" or "full") defaults to the configured one.
+    """
+    if url is None or (sqlite_synchronous is None and _is_sqlite(url)):
         from casework.settings import get_settings
 
-        url = get_settings().database_url
+        settings = get_settings()
+        url = settings.database_url if url is None else url
+        sqlite_synchronous = sqlite_synchronous or settings.sqlite_synchronous
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, echo=echo)
+        return _sqlite_engine(parsed, echo=echo, synchronous=sqlite_synchronous or "normal")
     return create_engine(
         parsed,
         echo=echo,
@@ -64,7 +71,13 @@ def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+def _is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
+    if synchronous.upper() not in ("NORMAL", "FULL"):
+        raise ValueError(f"sqlite_synchronous must be normal or full, not {synchronous!r}")
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     memory = url.database in (None, "", ":memory:")
@@ -84,6 +97,10 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a commit is durable against a crash of the application but may be
+            # undone by a power cut or an OS crash before the next checkpoint; the
+            # database stays consistent either way. FULL also waits for fsync on commit.
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
