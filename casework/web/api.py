@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
+from starlette.datastructures import URLPath
 
 from casework import queue, repository, services
 from casework.accounts import Identity
@@ -558,6 +559,17 @@ def submission_hash(data: CaseCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_TOKEN_MARK = "__token__"
+
+
 def private_link(request: Request, token: str) -> str:
-    """The absolute URL of the submitter's private page for the case."""
-    return str(request.url_for("case_status", token=token))
+    """The absolute URL of the submitter's private page for the case.
+
+    As `request.url_for("case_status", token=token)`, but the route's path is looked up
+    once per application (Starlette walks every route on each lookup).
+    """
+    template: str | None = getattr(request.app.state, "private_link_path", None)
+    if template is None:
+        template = str(request.app.url_path_for("case_status", token=_TOKEN_MARK))
+        request.app.state.private_link_path = template
+    return str(URLPath(template.replace(_TOKEN_MARK, token)).make_absolute_url(request.base_url))
