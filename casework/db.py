@@ -27,7 +27,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-# FastAPI runs plain `def` endpoints in a thread pool of 40: enough connections for each.
+# Up to 40 connections: one for each thread of the web server's thread pool (16 by
+# default, see Settings.worker_threads; AnyIO's own default is 40), so none waits for one.
 POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 30
 # An execution option: the transaction only reads, so SQLite may begin it deferred.

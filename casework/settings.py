@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules import BUNDLED
@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_attachments: int = 10
     # Anonymous submissions per client and minute, through the form and the API together.
     submissions_per_minute: int = 10
+    # Threads for the routes that block (database, files), per server process.
+    worker_threads: int = Field(default=16, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -66,6 +67,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Plain `def` routes and dependencies run in AnyIO's thread pool. Fewer threads than
+        # its default of 40 contend less for the GIL and for the database's locks; the
+        # requests beyond them wait their turn on the event loop.
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if engine is None:
             from casework.bootstrap import open_database
 
