@@ -298,14 +298,13 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
 )
 def submit(
     request: Request,
-    response: Response,
     engine: EngineDep,
     rule_set: RulesDep,
     settings: SettingsDep,
     identity: BearerDep,
     data: Annotated[CaseCreate, Body(openapi_examples=SUBMISSION_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
-) -> SubmissionReceipt:
+) -> Response:
     if identity is None:
         check_rate_limit(request)
     refuse_unstorable_text(data.model_dump(), ("body",))
@@ -331,10 +330,10 @@ def submit(
     case = submitted.case
     assert case.id is not None
     status_url = private_link(request, submitted.access_token)
-    response.headers["Location"] = status_url
+    headers = {"Location": status_url}
     if submitted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return SubmissionReceipt(
+        headers["Idempotent-Replayed"] = "true"
+    receipt = SubmissionReceipt(
         id=case.id,
         reference=case.reference,
         status=case.status,
@@ -342,6 +341,13 @@ def submit(
         requires_endorsement=case.requires_endorsement,
         explanation=case.routing_explanation,
         status_url=status_url,
+    )
+    # Serialised here: the receipt is already validated, so FastAPI need not do it again.
+    return Response(
+        receipt.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers=headers,
     )
 
 
