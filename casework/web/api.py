@@ -22,7 +22,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
-from starlette.datastructures import URLPath
 
 from casework import queue, repository, services
 from casework.accounts import Identity
@@ -566,16 +565,31 @@ def submission_hash(data: CaseCreate) -> str:
 
 
 _TOKEN_MARK = "__token__"
+_BASE_URLS_KEPT = 64
 
 
 def private_link(request: Request, token: str) -> str:
     """The absolute URL of the submitter's private page for the case.
 
     As `request.url_for("case_status", token=token)`, but the route's path is looked up
-    once per application (Starlette walks every route on each lookup).
+    once per application (Starlette walks every route on each lookup), and the absolute
+    form of it once per scheme, host and root path (a few, kept in a small dictionary).
     """
-    template: str | None = getattr(request.app.state, "private_link_path", None)
-    if template is None:
-        template = str(request.app.url_path_for("case_status", token=_TOKEN_MARK))
-        request.app.state.private_link_path = template
-    return str(URLPath(template.replace(_TOKEN_MARK, token)).make_absolute_url(request.base_url))
+    state = request.app.state
+    links: dict[tuple[Any, ...], tuple[str, str]] | None = getattr(state, "private_links", None)
+    if links is None or len(links) > _BASE_URLS_KEPT:
+        links = state.private_links = {}
+    scope = request.scope
+    key = (
+        scope.get("scheme"),
+        tuple(scope.get("server") or ()),
+        scope.get("app_root_path", scope.get("root_path")),
+        request.headers.get("host"),
+    )
+    around = links.get(key)
+    if around is None:
+        path = request.app.url_path_for("case_status", token=_TOKEN_MARK)
+        # The token is the path's last part; the host may hold anything.
+        before, _, after = str(path.make_absolute_url(request.base_url)).rpartition(_TOKEN_MARK)
+        around = links[key] = (before, after)
+    return around[0] + token + around[1]
