@@ -1,15 +1,28 @@
 """Staff accounts: argon2 passwords, browser sessions and API bearer tokens.
 
 Tokens are random; only their SHA-256 is stored, so a copy of the database signs nobody in.
+
+The identity behind a bearer token or a browser session is cached in this process for
+`IDENTITY_CACHE_SECONDS`: a token deleted, a session removed, a user deactivated or a role
+taken away in the database by another process keeps working here until then. Changes made
+through this module in this process (new users and roles, new tokens, signing out) clear
+the cache at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete
@@ -20,6 +33,9 @@ from casework.lifecycle import CaseworkError
 from casework.model import ApiToken, StaffRole, User, UserRole, WebSession, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
+# How long a looked-up identity is reused (see the module's docstring), and how many are kept.
+IDENTITY_CACHE_SECONDS = 30.0
+IDENTITY_CACHE_SIZE = 1024
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
@@ -70,6 +86,56 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+class IdentityCache:
+    """Identities by the hash of a token or session, per engine, for a short while."""
+
+    def __init__(self, ttl: float = IDENTITY_CACHE_SECONDS, size: int = IDENTITY_CACHE_SIZE):
+        self.ttl = ttl
+        self.size = size
+        self._lock = threading.Lock()
+        # engine -> key -> (monotonic time it is good until, identity, session expiry)
+        self._entries: weakref.WeakKeyDictionary[
+            Engine, OrderedDict[str, tuple[float, Identity, datetime | None]]
+        ] = weakref.WeakKeyDictionary()
+
+    def get(self, engine: Engine, key: str, *, now: datetime | None = None) -> Identity | None:
+        with self._lock:
+            entries = self._entries.get(engine)
+            if entries is None or key not in entries:
+                return None
+            good_until, identity, expires_at = entries[key]
+            if good_until < time.monotonic() or (
+                expires_at is not None and now is not None and expires_at <= now
+            ):
+                del entries[key]
+                return None
+            return identity
+
+    def put(
+        self, engine: Engine, key: str, identity: Identity, *, expires_at: datetime | None = None
+    ) -> None:
+        with self._lock:
+            entries = self._entries.setdefault(engine, OrderedDict())
+            entries[key] = (time.monotonic() + self.ttl, identity, expires_at)
+            entries.move_to_end(key)
+            while len(entries) > self.size:
+                entries.popitem(last=False)
+
+    def forget(self, engine: Engine, key: str | None = None) -> None:
+        """Forget one entry, or all of the engine's entries."""
+        with self._lock:
+            entries = self._entries.get(engine)
+            if entries is None:
+                return
+            if key is None:
+                entries.clear()
+            else:
+                entries.pop(key, None)
+
+
+identity_cache = IdentityCache()
+
+
 def create_user(
     engine: Engine,
     *,
@@ -106,6 +172,7 @@ def create_user(
         ).first()
         if exists is None:
             session.add(UserRole(user_id=user.id, role=role, group_slug=group))
+    identity_cache.forget(engine)
     return user
 
 
@@ -154,21 +221,32 @@ def start_session(engine: Engine, *, user_id: int, now: datetime | None = None) 
 
 
 def end_session(engine: Engine, token: str) -> None:
+    hashed = token_hash(token)
     with unit_of_work(engine) as session:
-        session.execute(delete(WebSession).where(col(WebSession.token_hash) == token_hash(token)))
+        session.execute(delete(WebSession).where(col(WebSession.token_hash) == hashed))
+    identity_cache.forget(engine, _SESSION_KEY + hashed)
 
 
 def session_identity(engine: Engine, token: str, *, now: datetime | None = None) -> Identity | None:
+    """The identity of an unexpired browser session (cached, see the module's docstring)."""
     now = now or utcnow()
-    with unit_of_work(engine) as session:
-        found = session.exec(
-            select(WebSession, User)
-            .join(User, col(User.id) == col(WebSession.user_id))
-            .where(WebSession.token_hash == token_hash(token), WebSession.expires_at > now)
-        ).first()
-        if found is None or not found[1].active:
-            return None
-        return _identity(session, found[1])
+    cached = cached_session_identity(engine, token, now=now)
+    if cached is not None:
+        return cached
+    hashed = token_hash(token)
+    statement = (
+        sa.select(*_IDENTITY_COLUMNS, col(WebSession.expires_at))
+        .select_from(sa.join(WebSession, User, col(User.id) == col(WebSession.user_id)))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(col(WebSession.token_hash) == hashed, col(WebSession.expires_at) > now)
+    )
+    with unit_of_work(engine, write=False) as session:
+        rows = session.execute(statement).all()
+    identity = _identity_from_rows(rows)
+    if identity is not None:
+        expires_at: datetime = rows[0][-1]
+        identity_cache.put(engine, _SESSION_KEY + hashed, identity, expires_at=expires_at)
+    return identity
 
 
 def issue_api_token(engine: Engine, *, email: str) -> str:
@@ -186,12 +264,60 @@ def issue_api_token(engine: Engine, *, email: str) -> str:
 
 
 def token_identity(engine: Engine, token: str) -> Identity | None:
-    with unit_of_work(engine) as session:
-        found = session.exec(
-            select(User)
-            .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-            .where(ApiToken.token_hash == token_hash(token))
-        ).first()
-        if found is None or not found.active:
-            return None
-        return _identity(session, found)
+    """The identity of an API bearer token (cached, see the module's docstring)."""
+    cached = cached_token_identity(engine, token)
+    if cached is not None:
+        return cached
+    hashed = token_hash(token)
+    statement = (
+        sa.select(*_IDENTITY_COLUMNS)
+        .select_from(sa.join(ApiToken, User, col(User.id) == col(ApiToken.user_id)))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(col(ApiToken.token_hash) == hashed)
+    )
+    with unit_of_work(engine, write=False) as session:
+        rows = session.execute(statement).all()
+    identity = _identity_from_rows(rows)
+    if identity is not None:
+        identity_cache.put(engine, _TOKEN_KEY + hashed, identity)
+    return identity
+
+
+def cached_session_identity(
+    engine: Engine, token: str, *, now: datetime | None = None
+) -> Identity | None:
+    """The session's identity if this process looked it up lately; None says nothing."""
+    return identity_cache.get(engine, _SESSION_KEY + token_hash(token), now=now or utcnow())
+
+
+def cached_token_identity(engine: Engine, token: str) -> Identity | None:
+    """The bearer token's identity if this process looked it up lately; None says nothing."""
+    return identity_cache.get(engine, _TOKEN_KEY + token_hash(token))
+
+
+_TOKEN_KEY = "token:"
+_SESSION_KEY = "session:"
+# A user and one role a row (none when the user has no role: the outer join gives NULLs).
+_IDENTITY_COLUMNS: tuple[Any, ...] = (
+    col(User.id),
+    col(User.email),
+    col(User.name),
+    col(User.active),
+    col(UserRole.role),
+    col(UserRole.group_slug),
+)
+
+
+def _identity_from_rows(rows: Sequence[Sequence[Any]]) -> Identity | None:
+    """The identity of an active user from the rows of a query on `_IDENTITY_COLUMNS`."""
+    if not rows:
+        return None
+    user_id, email, name, active = rows[0][:4]
+    if not active:
+        return None
+    return Identity(
+        user_id=user_id,
+        email=email,
+        name=name,
+        roles=frozenset((row[4], row[5]) for row in rows if row[4] is not None),
+    )

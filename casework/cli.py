@@ -327,7 +327,7 @@ def users_add(
     engine = open_database()
     try:
         if group is not None:
-            with unit_of_work(engine) as session:
+            with unit_of_work(engine, write=False) as session:
                 if repository.get_group(session, slug=group) is None:
                     known = [g.slug for g in repository.list_groups(session)]
                     raise GroupNotFound(group, known)

@@ -4,11 +4,17 @@ SQLite is the default and must cope with several writers (web requests, flows): 
 connection runs in WAL mode with a busy timeout and foreign keys on, and every
 transaction starts with BEGIN IMMEDIATE, so a read-then-write transaction takes the
 write lock up front instead of failing with "database is locked" when it tries to
-upgrade. PostgreSQL is used through psycopg 3.
+upgrade. Only a unit of work declared read-only (`unit_of_work(engine, write=False)`)
+starts with a plain, deferred BEGIN: in WAL mode it reads a snapshot without taking the
+write lock. Within one process, the writing units of work on a SQLite engine queue on a
+lock of their own before BEGIN IMMEDIATE, instead of napping in SQLite's busy handler.
+PostgreSQL is used through psycopg 3.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +27,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Up to 40 connections: one for each thread of the web server's thread pool (16 by
+# default, see Settings.worker_threads; AnyIO's own default is 40), so none waits for one.
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 30
+# An execution option: the transaction only reads, so SQLite may begin it deferred.
+READ_ONLY = "samverkan_read_only"
+# One lock per SQLite engine, held by each writing unit of work for its whole transaction.
+_sqlite_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -31,26 +47,49 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
-    """An engine for `url` (default: the configured database), set up for concurrent use."""
-    if url is None:
+def make_engine(
+    url: str | URL | None = None, *, echo: bool = False, sqlite_synchronous: str | None = None
+) -> Engine:
+    """An engine for `url` (default: the configured database), set up for concurrent use.
+
+    `sqlite_synchronous` ("normal" or "full") defaults to the configured one.
+    """
+    if url is None or (sqlite_synchronous is None and _is_sqlite(url)):
         from casework.settings import get_settings
 
-        url = get_settings().database_url
+        settings = get_settings()
+        url = settings.database_url if url is None else url
+        sqlite_synchronous = sqlite_synchronous or settings.sqlite_synchronous
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, echo=echo)
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return _sqlite_engine(parsed, echo=echo, synchronous=sqlite_synchronous or "normal")
+    return create_engine(
+        parsed,
+        echo=echo,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_MAX_OVERFLOW,
+        pool_pre_ping=True,
+    )
 
 
-def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+def _is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
+    if synchronous.upper() not in ("NORMAL", "FULL"):
+        raise ValueError(f"sqlite_synchronous must be normal or full, not {synchronous!r}")
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    memory = url.database in (None, "", ":memory:")
+    pool_args = {} if memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW}
     engine = create_engine(
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **pool_args,
     )
+    _sqlite_write_locks[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +98,10 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a commit is durable against a crash of the application but may be
+            # undone by a power cut or an OS crash before the next checkpoint; the
+            # database stays consistent either way. FULL also waits for fsync on commit.
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
@@ -66,7 +109,10 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -93,16 +139,28 @@ def migrate(engine_or_url: Engine | str | URL | None = None, *, revision: str = 
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
+def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One transaction: commit once when the block ends, roll back on any exception.
 
     Objects stay readable after the commit (expire_on_commit=False), so a use case can
-    return what it stored.
+    return what it stored. With `write=False` the block promises to only read: on SQLite
+    the transaction then begins deferred and does not take the write lock (a write in it
+    may fail with "database is locked"). A writing unit of work on SQLite first waits for
+    the engine's in-process write lock (at most the busy timeout, then it goes on and
+    lets SQLite's busy handler decide), so this process's writers queue in turn.
     """
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    lock = _sqlite_write_locks.get(engine) if write else None
+    locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        options = {} if write else {READ_ONLY: True}
+        with Session(engine, expire_on_commit=False, execution_options=options) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        if locked:
+            assert lock is not None
+            lock.release()

@@ -141,7 +141,7 @@ def list_queue(
     `destinations`); `today` is the date in Europe/Stockholm.
     """
     conditions = _conditions(filters)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         _prepare(session)
         total = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
         pages = max(1, math.ceil(total / filters.per_page))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,7 @@ from casework.model import (
     Member,
     Membership,
     Organisation,
+    utcnow,
 )
 
 # Portable upsert: SQLite (>= 3.35) and PostgreSQL both accept this exact statement. The
@@ -49,9 +51,18 @@ def format_reference(*, prefix: str, year: int, number: int) -> str:
 # Cases
 
 
-def add_case(session: Session, *, case: Case) -> Case:
-    session.add(case)
-    session.flush()
+_CASES = Case.__table__  # type: ignore[attr-defined]
+_CASE_COLUMNS = tuple(column.name for column in _CASES.columns if column.name != "id")
+_INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
+
+
+def insert_case(session: Session, *, case: Case) -> Case:
+    """Store a new case with one INSERT … RETURNING id (no ORM flush), and set its id.
+
+    The case is not added to the session: it is the caller's record of what was stored.
+    """
+    values = {name: getattr(case, name) for name in _CASE_COLUMNS}
+    case.id = session.execute(_INSERT_CASE, values).scalar_one()
     return case
 
 
@@ -108,6 +119,9 @@ def list_attachments(session: Session, *, case_id: int) -> list[Attachment]:
 # Audit trail
 
 
+_INSERT_AUDIT_EVENT = sa.insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+
+
 def add_audit_event(
     session: Session,
     *,
@@ -118,15 +132,20 @@ def add_audit_event(
     after: dict[str, Any] | None = None,
     note: str = "",
     at: datetime | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        case_id=case_id, actor=actor, action=action, before=before, after=after, note=note
+) -> None:
+    """Store an audit event with one INSERT (no ORM flush); `at` defaults to now."""
+    session.execute(
+        _INSERT_AUDIT_EVENT,
+        {
+            "case_id": case_id,
+            "actor": actor,
+            "action": action,
+            "at": at if at is not None else utcnow(),
+            "before": before,
+            "after": after,
+            "note": note,
+        },
     )
-    if at is not None:
-        event.at = at
-    session.add(event)
-    session.flush()
-    return event
 
 
 def list_audit_events(session: Session, *, case_id: int) -> list[AuditEvent]:
@@ -199,10 +218,21 @@ def get_idempotency_record(session: Session, *, key: str) -> IdempotencyRecord |
     return session.get(IdempotencyRecord, key)
 
 
+_INSERT_IDEMPOTENCY_RECORD = sa.insert(IdempotencyRecord.__table__)  # type: ignore[attr-defined]
+
+
 def add_idempotency_record(session: Session, *, record: IdempotencyRecord) -> IdempotencyRecord:
-    """Flushed at once: a key already stored (or being stored) fails here with IntegrityError."""
-    session.add(record)
-    session.flush()
+    """Inserted at once: a key already stored (or being stored) fails here with IntegrityError."""
+    session.execute(
+        _INSERT_IDEMPOTENCY_RECORD,
+        {
+            "key": record.key,
+            "request_hash": record.request_hash,
+            "case_id": record.case_id,
+            "access_token": record.access_token,
+            "created_at": record.created_at,
+        },
+    )
     return record
 
 

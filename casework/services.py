@@ -162,7 +162,7 @@ def submit_case(
 
 
 def _earlier_submission(engine: Engine, key: str, request_hash: str) -> Submitted | None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         record = repository.get_idempotency_record(session, key=key)
         if record is None:
             return None
@@ -217,7 +217,7 @@ def _store_submission(
             created_at=now,
             updated_at=now,
         )
-        repository.add_case(session, case=case)
+        repository.insert_case(session, case=case)
         assert case.id is not None
         if idempotency is not None:
             key, request_hash = idempotency
@@ -397,7 +397,7 @@ class GroupNotFound(CaseworkError, LookupError):
 
 def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
     """The group's deadline offsets, as configured on the group."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         group = repository.get_group(session, slug=slug)
         if group is None:
             raise GroupNotFound(slug, [g.slug for g in repository.list_groups(session)])
@@ -493,7 +493,7 @@ def triage(
             "Skriv vad anmälaren behöver komplettera.",
             field="reason",
         )
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case(session, case_id=case_id)
         if case is None:
             raise CaseNotFound(case_id)
@@ -544,7 +544,7 @@ def target_meeting(
     engine: Engine, *, group_slug: str, submitted_at: datetime
 ) -> MeetingTarget | None:
     """The group's first meeting whose submission deadline `submitted_at` meets, if any."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         group = repository.get_group(session, slug=group_slug)
         if group is None:
             return None

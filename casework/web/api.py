@@ -297,14 +297,13 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
 )
 def submit(
     request: Request,
-    response: Response,
     engine: EngineDep,
     rule_set: RulesDep,
     settings: SettingsDep,
     identity: BearerDep,
     data: Annotated[CaseCreate, Body(openapi_examples=SUBMISSION_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
-) -> SubmissionReceipt:
+) -> Response:
     if identity is None:
         check_rate_limit(request)
     refuse_unstorable_text(data.model_dump(), ("body",))
@@ -330,10 +329,10 @@ def submit(
     case = submitted.case
     assert case.id is not None
     status_url = private_link(request, submitted.access_token)
-    response.headers["Location"] = status_url
+    headers = {"Location": status_url}
     if submitted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return SubmissionReceipt(
+        headers["Idempotent-Replayed"] = "true"
+    receipt = SubmissionReceipt(
         id=case.id,
         reference=case.reference,
         status=case.status,
@@ -341,6 +340,13 @@ def submit(
         requires_endorsement=case.requires_endorsement,
         explanation=case.routing_explanation,
         status_url=status_url,
+    )
+    # Serialised here: the receipt is already validated, so FastAPI need not do it again.
+    return Response(
+        receipt.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -496,7 +502,7 @@ def list_queue(
 
 
 def case_detail(engine: Engine, case_id: int) -> CaseDetail:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case(session, case_id=case_id)
         if case is None:
             raise HTTPException(404, f"no case with id {case_id}")
@@ -558,6 +564,32 @@ def submission_hash(data: CaseCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_TOKEN_MARK = "__token__"
+_BASE_URLS_KEPT = 64
+
+
 def private_link(request: Request, token: str) -> str:
-    """The absolute URL of the submitter's private page for the case."""
-    return str(request.url_for("case_status", token=token))
+    """The absolute URL of the submitter's private page for the case.
+
+    As `request.url_for("case_status", token=token)`, but the route's path is looked up
+    once per application (Starlette walks every route on each lookup), and the absolute
+    form of it once per scheme, host and root path (a few, kept in a small dictionary).
+    """
+    state = request.app.state
+    links: dict[tuple[Any, ...], tuple[str, str]] | None = getattr(state, "private_links", None)
+    if links is None or len(links) > _BASE_URLS_KEPT:
+        links = state.private_links = {}
+    scope = request.scope
+    key = (
+        scope.get("scheme"),
+        tuple(scope.get("server") or ()),
+        scope.get("app_root_path", scope.get("root_path")),
+        request.headers.get("host"),
+    )
+    around = links.get(key)
+    if around is None:
+        path = request.app.url_path_for("case_status", token=_TOKEN_MARK)
+        # The token is the path's last part; the host may hold anything.
+        before, _, after = str(path.make_absolute_url(request.base_url)).rpartition(_TOKEN_MARK)
+        around = links[key] = (before, after)
+    return around[0] + token + around[1]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import rules
 from casework.settings import Settings, get_settings
@@ -35,6 +37,16 @@ DOCS_CSP = (
     "frame-ancestors 'none'"
 )
 FORM_TEXT_ROOM = 2 * 1024 * 1024
+CSP_BYTES = CSP.encode()
+DOCS_CSP_BYTES = DOCS_CSP.encode()
+DOCS_PATHS = ("/docs", "/redoc")
+COMMON_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Private links carry a token in the path: never leak it in a Referer header.
+    (b"referrer-policy", b"no-referrer"),
+)
+NO_STORE_PREFIXES = ("/s/", "/arenden", "/beredning", "/api", "/moten", "/utskick")
 ERROR_TEXTS = {
     400: "Begäran kunde inte tolkas.",
     401: "Du behöver logga in för att se sidan.",
@@ -57,6 +69,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Plain `def` routes and dependencies run in AnyIO's thread pool. Fewer threads than
+        # its default of 40 contend less for the GIL and for the database's locks; the
+        # requests beyond them wait their turn on the event loop.
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if engine is None:
             from casework.bootstrap import open_database
 
@@ -80,21 +96,6 @@ def create_app(
         BodySizeLimit,
         limit=settings.max_attachments * settings.max_upload_bytes + FORM_TEXT_ROOM,
     )
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        docs = request.url.path in ("/docs", "/redoc")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Private links carry a token in the path: never leak it in a Referer header.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(("/s/", "/arenden", "/beredning", "/api", "/moten")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -148,7 +149,41 @@ def create_app(
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that does not set them itself.
+
+    A plain ASGI middleware: it only looks at the `http.response.start` message, without
+    the task group and memory streams a `BaseHTTPMiddleware` costs on every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        extra = [
+            (b"content-security-policy", DOCS_CSP_BYTES if path in DOCS_PATHS else CSP_BYTES),
+            *COMMON_HEADERS,
+        ]
+        if path.startswith(NO_STORE_PREFIXES):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in extra if item[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _wants_json(request: Request) -> bool:

@@ -8,12 +8,13 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -49,17 +50,17 @@ class PageError(StarletteHTTPException):
     """An error page whose Swedish message is shown to the person as it is."""
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_rules(request: Request) -> rules.RuleSet:
+async def get_rules(request: Request) -> rules.RuleSet:
     rule_set: rules.RuleSet = request.app.state.rules
     return rule_set
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -69,28 +70,40 @@ RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def current_identity(request: Request, engine: EngineDep) -> Identity | None:
+# The dependencies below are `async def` so that FastAPI calls them on the event loop
+# instead of handing each to the thread pool; only a lookup that misses the identity
+# cache goes to a thread.
+
+
+async def current_identity(request: Request, engine: EngineDep) -> Identity | None:
     """The person signed in through the session cookie, or None."""
     cached: Identity | None = getattr(request.state, "identity", None)
     if cached is not None:
         return cached
     token = request.cookies.get(SESSION_COOKIE)
-    identity = accounts.session_identity(engine, token) if token else None
+    identity = None
+    if token:
+        identity = accounts.cached_session_identity(engine, token)
+        if identity is None:
+            identity = await run_in_threadpool(accounts.session_identity, engine, token)
     request.state.identity = identity
     return identity
 
 
-def bearer_identity(request: Request, engine: EngineDep) -> Identity | None:
+async def bearer_identity(request: Request, engine: EngineDep) -> Identity | None:
     """The API caller's identity from `Authorization: Bearer …`, or None when absent."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         return None
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise HTTPException(
             401, "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
         )
-    identity = accounts.token_identity(engine, token.strip())
+    identity = accounts.cached_token_identity(engine, token)
+    if identity is None:
+        identity = await run_in_threadpool(accounts.token_identity, engine, token)
     if identity is None:
         raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
     return identity
@@ -100,10 +113,10 @@ IdentityDep = Annotated[Identity | None, Depends(current_identity)]
 BearerDep = Annotated[Identity | None, Depends(bearer_identity)]
 
 
-def require_page_role(*roles: StaffRole) -> Callable[..., Identity]:
+def require_page_role(*roles: StaffRole) -> Callable[..., Awaitable[Identity]]:
     """A page dependency: signed in (else to the sign-in page) with one of `roles` (else 403)."""
 
-    def check(identity: IdentityDep) -> Identity:
+    async def check(identity: IdentityDep) -> Identity:
         if identity is None:
             raise HTTPException(401)
         if not identity.has(*roles):
@@ -113,10 +126,10 @@ def require_page_role(*roles: StaffRole) -> Callable[..., Identity]:
     return check
 
 
-def require_api_role(*roles: StaffRole) -> Callable[..., Identity]:
+def require_api_role(*roles: StaffRole) -> Callable[..., Awaitable[Identity]]:
     """An API dependency: a valid bearer token (else 401) with one of `roles` (else 403)."""
 
-    def check(identity: BearerDep) -> Identity:
+    async def check(identity: BearerDep) -> Identity:
         if identity is None:
             raise HTTPException(
                 401,

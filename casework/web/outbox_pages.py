@@ -34,7 +34,7 @@ def outbox_list(
     status: Annotated[NotificationStatus, Query()] = NotificationStatus.dead,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         counts = dict(
             session.exec(
                 select(Notification.status, func.count()).group_by(col(Notification.status))
@@ -65,7 +65,7 @@ def outbox_list(
 def outbox_message(
     request: Request, engine: EngineDep, identity: Secretary, notification_id: int
 ) -> Response:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         row = session.get(Notification, notification_id)
         if row is None:
             raise PageError(404, "Meddelandet finns inte.")

@@ -685,7 +685,7 @@ def _case_for_token(engine: Engine, token: str) -> tuple[Case, list[Attachment],
     if not 20 <= len(token) <= 100:
         raise _not_found()
     token_hash = _token_hash(token)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case_by_access_token_hash(session, token_hash=token_hash)
         if (
             case is None

@@ -316,7 +316,7 @@ class CaseView:
 
 
 def load_case(engine: Engine, case_id: int) -> CaseView:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         case = repository.get_case(session, case_id=case_id)
         if case is None:
             raise PageError(404, "Det finns inget ärende med det numret.")
@@ -516,7 +516,7 @@ def show_case(
 def download_attachment(
     case_id: int, attachment_id: int, engine: EngineDep, settings: SettingsDep, identity: Staff
 ) -> Response:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         attachments = repository.list_attachments(session, case_id=case_id)
     attachment = next((a for a in attachments if a.id == attachment_id), None)
     if attachment is None:

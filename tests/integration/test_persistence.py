@@ -133,9 +133,31 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Pa
             assert pragma("PRAGMA journal_mode").scalar() == "wal"
             assert pragma("PRAGMA busy_timeout").scalar() == 5000
             assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         engine.dispose()
     assert (tmp_path / "new" / "dir" / "x.db").exists()
+
+
+def test_sqlite_synchronous_full_can_be_asked_for(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous="full")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
+
+
+def test_a_read_only_unit_of_work_does_not_take_the_sqlite_write_lock(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        migrate(engine)
+        with unit_of_work(engine) as writer:
+            writer.exec(select(Case)).all()  # BEGIN IMMEDIATE: holds the write lock
+            with unit_of_work(engine, write=False) as reader:
+                assert reader.exec(select(Case)).all() == []
+    finally:
+        engine.dispose()
 
 
 def test_postgresql_urls_are_rewritten_to_psycopg() -> None:
