@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: run test e2e lint bench clean
+.PHONY: run test e2e lint bench bench-sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing
+
+# The deadline sweep over 100 000 and 1 000 000 open cases, and one real flow run.
+bench-sweep: $(STAMP)
+	$(BIN)/python -m bench.sweep --flow
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

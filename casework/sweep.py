@@ -457,6 +457,20 @@ def _claim(session: Session, events: Sequence[DueEvent], now: datetime) -> set[s
     return set(session.execute(statement).scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class AgendaLine:
+    """An agenda item as the messages show it (read once per meeting, not per message)."""
+
+    title: str
+    kind: str
+    presenter: str
+    for_information: bool
+
+    @classmethod
+    def of(cls, item: AgendaItem) -> AgendaLine:
+        return cls(item.title, item.kind, item.presenter, item.for_information)
+
+
 @dataclass
 class _Batch:
     """What the events of one batch need, loaded with a few queries."""
@@ -464,7 +478,7 @@ class _Batch:
     meetings: dict[int, Meeting]
     groups: dict[int, Group]
     cases: dict[int, Case]
-    items: dict[int, list[AgendaItem]]
+    items: dict[int, list[AgendaLine]]
     members: dict[int, list[Recipient]]
     secretaries: dict[int, list[Recipient]]
     officers: dict[int, list[Recipient]]
@@ -493,7 +507,7 @@ def _load(session: Session, events: Sequence[DueEvent]) -> _Batch:
         for c in session.exec(select(Case).where(col(Case.id).in_(case_ids))).all()
         if c.id is not None
     }
-    items: dict[int, list[AgendaItem]] = defaultdict(list)
+    items: dict[int, list[AgendaLine]] = {}
     agenda_ids = sorted(
         {
             e.meeting_id
@@ -504,10 +518,12 @@ def _load(session: Session, events: Sequence[DueEvent]) -> _Batch:
     )
     if agenda_ids:
         statement = select(AgendaItem).where(col(AgendaItem.meeting_id).in_(agenda_ids))
+        by_meeting: dict[int, list[AgendaItem]] = defaultdict(list)
         for item in session.exec(statement).all():
-            items[item.meeting_id].append(item)
-        for listed in items.values():
+            by_meeting[item.meeting_id].append(item)
+        for meeting_id, listed in by_meeting.items():
             listed.sort(key=lambda i: (_SECTION_ORDER.get(i.section, 1), i.position, i.id or 0))
+            items[meeting_id] = [AgendaLine.of(item) for item in listed]
 
     def groups_of(*wanted: EventKind) -> list[int]:
         return sorted(
@@ -677,8 +693,8 @@ def _act_on_batch(
         batch = _load(session, mine)
         for event in mine:
             written = _act(session, event, batch, now, not_before, config)
-            report.events[event.kind] = report.events.get(event.kind, 0) + 1
-            report.messages[event.kind] = report.messages.get(event.kind, 0) + written
+            report.events[event.kind.value] = report.events.get(event.kind.value, 0) + 1
+            report.messages[event.kind.value] = report.messages.get(event.kind.value, 0) + written
     return report
 
 

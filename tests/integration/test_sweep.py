@@ -318,3 +318,14 @@ def test_groups_with_other_offsets_are_swept_on_their_own_dates(world: World) ->
 def test_a_naive_time_is_refused(world: World) -> None:
     with pytest.raises(ValueError, match="no time zone"):
         sweep(world.engine, datetime(2023, 4, 26, 10, 0), CONFIG)
+
+
+def test_messages_escape_what_people_typed_in_html(world: World) -> None:
+    engine = world.engine
+    created = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)
+    add_case(engine, "<script>alert(1)</script>", status=State.submitted, created_at=created)
+    sweep(engine, local("2026-03-16T09:00"), CONFIG)
+    rows = outbox(engine)
+    assert rows and all("<script>" not in n.body_html for n in rows)
+    assert all("&lt;script&gt;" in n.body_html for n in rows)
+    assert all("<script>alert(1)</script>" in n.body_text for n in rows)
