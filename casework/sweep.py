@@ -54,6 +54,7 @@ from casework.model import (
     SweepEvent,
 )
 from casework.outbox import Recipient, enqueue
+from casework.settings import Settings
 
 __all__ = [
     "ACTOR",
@@ -135,7 +136,7 @@ class SweepConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SweepConfig:
+    def from_settings(cls, settings: Settings) -> SweepConfig:
         """The configuration from `casework.settings.Settings`."""
         return cls(
             public_url=settings.public_url,

@@ -1,13 +1,28 @@
-"""The deadline-sweep and stale-triage flows, run by Prefect against a real database."""
+"""The deadline-sweep and stale-triage flows, run by Prefect against a real database.
+
+The flows run against one temporary Prefect server for the session (a fixture here, not
+in a conftest.py: the web tests import the top-level conftest by that name).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import Engine
+
+from casework.lifecycle import State
+from flows.sweep import act_on_due_events, deadline_sweep, stale_triage
+
+# The sweep tests' world (groups, people, meetings) is shared with these tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from sweep_world import (
     add_case,
     add_meeting,
@@ -18,10 +33,16 @@ from sweep_world import (
     place_on_agenda,
 )
 
-from casework.lifecycle import State
-from flows.sweep import act_on_due_events, deadline_sweep, stale_triage
-
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    # The temporary server's telemetry only adds writes (and lock errors) to its database.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -165,3 +165,19 @@ def test_event_keys() -> None:
 def test_a_config_rejects_zero_days() -> None:
     with pytest.raises(ValueError, match="stale_triage_days"):
         SweepConfig(stale_triage_days=0)
+
+
+def test_the_config_comes_from_the_settings() -> None:
+    from casework.settings import Settings
+
+    settings = Settings(
+        public_url="https://samverkan.example.se/",
+        document_reminder_working_days=4,
+        stale_triage_working_days=7,
+        working_hours_start=9,
+        working_hours_end=16,
+    )
+    config = SweepConfig.from_settings(settings)
+    assert config.public_url == "https://samverkan.example.se"
+    assert (config.submission_reminder_days, config.stale_triage_days) == (4, 7)
+    assert (config.working_hours_start, config.working_hours_end) == (9, 16)
