@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 SAMVERKAN = Path(sys.executable).parent / "samverkan"
 STARTUP_SECONDS = 90
 
@@ -149,3 +151,34 @@ def test_serve_without_flows_starts_no_prefect_server(tmp_path: Path) -> None:
         out, _ = process.communicate(timeout=30)
     assert "Prefect UI" not in out
     assert not (data_dir / "prefect").exists()
+
+
+def test_a_configured_prefect_server_is_used_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.settings import Settings
+    from flows.serve import prefect_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example.se:4200/api/")
+    said: list[str] = []
+    with prefect_server(Settings(data_dir=tmp_path / "data"), said.append) as (api, env):
+        assert api == "http://prefect.example.se:4200/api"
+        assert env["PREFECT_API_URL"] == "http://prefect.example.se:4200/api/"
+    assert said == []
+    assert not (tmp_path / "data" / "prefect").exists()
+
+
+def test_a_prefect_server_that_cannot_start_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.settings import Settings
+    from flows.serve import PrefectServerError, prefect_server
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # A directory where its SQLite database should be makes the real server exit at start.
+    (tmp_path / "data" / "prefect" / "prefect.db").mkdir(parents=True)
+    with (
+        pytest.raises(PrefectServerError, match="exited with code"),
+        prefect_server(Settings(data_dir=tmp_path / "data"), print),
+    ):
+        pass
