@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: run test e2e lint bench bench-drain clean
+.PHONY: run test e2e lint bench bench-drain bench-sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # The outbox drain to a local SMTP server, against smtplib sending directly.
 bench-drain: $(STAMP)
 	$(BIN)/python -m bench.drain
+
+# The deadline sweep over 100 000 and 1 000 000 open cases, and one real flow run.
+bench-sweep: $(STAMP)
+	$(BIN)/python -m bench.sweep --flow
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -213,6 +213,14 @@ def serve(
             "meetings and a few example cases. Adds nothing that is already there.",
         ),
     ] = False,
+    flows: Annotated[
+        bool,
+        typer.Option(
+            "--flows/--no-flows",
+            help="Also serve the calendar flows (deadline sweep, stale triage) with a Prefect "
+            "server under the data directory, unless PREFECT_API_URL names one.",
+        ),
+    ] = True,
 ) -> None:
     """Start the web application (migrating the database first) and print its address."""
     import uvicorn
@@ -236,14 +244,21 @@ def serve(
             "samverkan: note: the session cookie is Secure, so signing in needs HTTPS (a "
             "TLS proxy in front) except on http://127.0.0.1 and http://localhost"
         )
-    typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
-    uvicorn.run(
-        create_app(engine=engine, rule_set=rule_set, settings=settings),
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=True,
-    )
+    web_app = create_app(engine=engine, rule_set=rule_set, settings=settings)
+
+    def run_web() -> None:
+        typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
+        uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True)
+
+    if not flows:
+        run_web()
+        return
+    from flows.serve import PrefectServerError, serve_with_flows
+
+    try:
+        serve_with_flows(run_web, settings, typer.echo)
+    except PrefectServerError as exc:
+        fail(f"cannot start the flows: {exc}\n  (--no-flows serves the web application alone)")
 
 
 def _is_loopback(host: str) -> bool:

@@ -138,6 +138,14 @@ def migrate(engine_or_url: Engine | str | URL | None = None, *, revision: str = 
             engine.dispose()
 
 
+def _read_only(engine: Engine) -> Engine:
+    """The engine with the read-only option on its connections (same pool, same events).
+
+    Made per unit of work: a cached one would keep its engine, and its pool, alive.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 @contextmanager
 def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One transaction: commit once when the block ends, roll back on any exception.
@@ -152,8 +160,8 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     lock = _sqlite_write_locks.get(engine) if write else None
     locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
-        options = {} if write else {READ_ONLY: True}
-        with Session(engine, expire_on_commit=False, execution_options=options) as session:
+        bind = engine if write else _read_only(engine)
+        with Session(bind, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

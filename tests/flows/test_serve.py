@@ -1,0 +1,184 @@
+"""`samverkan serve` starts a real Prefect server and serves the flows' deployments."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SAMVERKAN = Path(sys.executable).parent / "samverkan"
+STARTUP_SECONDS = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _post(url: str, body: object) -> object:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _processes_using(data_dir: Path) -> list[int]:
+    """Processes whose environment names the data directory (the runner, the server)."""
+    found = []
+    marker = str(data_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_serve_starts_prefect_serves_the_flows_and_stops_everything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAMVERKAN_"))}
+    env["SAMVERKAN_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [str(SAMVERKAN), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        ui = None
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while ui is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if "Prefect UI on " in line:
+                ui = line.split("Prefect UI on ", 1)[1].split()[0].rstrip("/")
+        assert ui is not None, "".join(output)
+        assert ui.startswith("http://127.0.0.1:")
+        api = f"{ui}/api"
+        # The deployments appear once the runner has registered them.
+        found: list[dict[str, object]] = []
+        while time.monotonic() < deadline and len(found) < 2:
+            time.sleep(0.5)
+            found = _post(f"{api}/deployments/filter", {})  # type: ignore[assignment]
+        flows = _post(f"{api}/flows/filter", {})
+        assert isinstance(flows, list)
+        flow_names = {f["name"] for f in flows}
+        assert flow_names == {"deadline-sweep", "stale-triage"}, "".join(output)
+        for deployment in _post(f"{api}/deployments/filter", {}):  # type: ignore[attr-defined]
+            assert deployment["paused"] is False
+            (schedule,) = deployment["schedules"]
+            assert schedule["active"] is True
+            assert schedule["schedule"]["interval"] == 15 * 60
+        while time.monotonic() < deadline and not _answers(f"http://127.0.0.1:{port}/"):
+            time.sleep(0.5)
+        assert _answers(f"http://127.0.0.1:{port}/")
+        assert (data_dir / "prefect" / "prefect.db").exists()
+        assert _processes_using(data_dir), "no runner or server process found"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    assert code == 0, "".join(output)
+    assert "stopping the flow runner and the Prefect server" in "".join(output)
+    assert not _answers(f"{api}/health")
+    assert _processes_using(data_dir) == []
+    # Stopping did not pause the schedules.
+    with sqlite3.connect(data_dir / "prefect" / "prefect.db") as db:
+        paused = db.execute("SELECT name, paused FROM deployment").fetchall()
+        active = db.execute("SELECT active FROM deployment_schedule").fetchall()
+    assert sorted(paused) == [("samverkan", 0), ("samverkan", 0)]
+    assert active == [(1,), (1,)]
+
+
+def test_serve_without_flows_starts_no_prefect_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAMVERKAN_"))}
+    env["SAMVERKAN_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [str(SAMVERKAN), "serve", "--no-flows", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _answers(f"http://127.0.0.1:{port}/"):
+            assert process.poll() is None
+            time.sleep(0.3)
+        assert _answers(f"http://127.0.0.1:{port}/")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert "Prefect UI" not in out
+    assert not (data_dir / "prefect").exists()
+
+
+def test_a_configured_prefect_server_is_used_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.settings import Settings
+    from flows.serve import prefect_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example.se:4200/api/")
+    said: list[str] = []
+    with prefect_server(Settings(data_dir=tmp_path / "data"), said.append) as (api, env):
+        assert api == "http://prefect.example.se:4200/api"
+        assert env["PREFECT_API_URL"] == "http://prefect.example.se:4200/api/"
+    assert said == []
+    assert not (tmp_path / "data" / "prefect").exists()
+
+
+def test_a_prefect_server_that_cannot_start_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.settings import Settings
+    from flows.serve import PrefectServerError, prefect_server
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # A directory where its SQLite database should be makes the real server exit at start.
+    (tmp_path / "data" / "prefect" / "prefect.db").mkdir(parents=True)
+    with (
+        pytest.raises(PrefectServerError, match="exited with code"),
+        prefect_server(Settings(data_dir=tmp_path / "data"), print),
+    ):
+        pass
