@@ -358,11 +358,16 @@ def _agenda(session: Session, meeting: Meeting, group: Group) -> Agenda:
     )
 
 
+def agenda_of(session: Session, meeting_id: int) -> Agenda:
+    """A meeting's agenda, numbered, with each case's documents, read in `session`."""
+    meeting, group = _meeting_and_group(session, meeting_id)
+    return _agenda(session, meeting, group)
+
+
 def load_agenda(engine: Engine, meeting_id: int) -> Agenda:
     """A meeting's agenda, numbered, with each case's documents."""
-    with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id)
-        return _agenda(session, meeting, group)
+    with unit_of_work(engine, write=False) as session:
+        return agenda_of(session, meeting_id)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ def _preferences(session: Session, member_ids: set[int | None]) -> dict[int | No
 
 def member_recipients(member: Member) -> list[Recipient]:
     """Everywhere a member is reached: their e-mail and their other Apprise addresses."""
-    addresses = ([member.email] if member.email else []) + list(member.notification_addresses)
-    return [Recipient(member.name, address, member.id) for address in addresses]
+    addresses = [member.email or "", *member.notification_addresses]
+    return [Recipient(member.name, a.strip(), member.id) for a in addresses if a.strip()]
 
 
 def enqueue(

@@ -14,14 +14,9 @@ from collections.abc import Collection, Iterable
 from sqlmodel import Session, col, select
 
 from casework.model import Group, Member, Membership, Role, StaffRole, User, UserRole
-from casework.outbox import Recipient
+from casework.outbox import Recipient, member_recipients
 
 BEREDNINGSGRUPPEN = "beredningsgruppen"
-
-
-def _member_recipient(member: Member) -> Recipient | None:
-    address = (member.email or "").strip()
-    return Recipient(member.name, address, member.id) if address else None
 
 
 def _user_recipient(user: User) -> Recipient:
@@ -31,7 +26,7 @@ def _user_recipient(user: User) -> Recipient:
 def group_members(
     session: Session, group_ids: Collection[int], roles: Collection[Role] | None = None
 ) -> dict[int, list[Recipient]]:
-    """Per group: its members (all roles, or only `roles`) who have an e-mail address."""
+    """Per group: its members (all roles, or only `roles`) at each of their addresses."""
     found: dict[int, list[Recipient]] = defaultdict(list)
     if not group_ids:
         return found
@@ -44,9 +39,7 @@ def group_members(
     if roles is not None:
         statement = statement.where(col(Membership.role).in_(sorted(roles)))
     for group_id, member in session.exec(statement).all():
-        recipient = _member_recipient(member)
-        if recipient is not None:
-            found[group_id].append(recipient)
+        found[group_id].extend(member_recipients(member))
     return found
 
 
@@ -144,7 +137,7 @@ def members_named(session: Session, names: Iterable[str]) -> dict[str, Recipient
     statement = select(Member).where(col(Member.name).in_(wanted)).order_by(col(Member.id))
     found: dict[str, Recipient] = {}
     for member in session.exec(statement).all():
-        recipient = _member_recipient(member)
-        if recipient is not None:
-            found.setdefault(member.name.strip(), recipient)
+        addresses = member_recipients(member)
+        if addresses:
+            found.setdefault(member.name.strip(), addresses[0])
     return found

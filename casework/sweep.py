@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from casework import recipients as who
+from casework.agenda import agenda_of
+from casework.agenda_pdf import render_agenda_pdf
 from casework.calendar import (
     STOCKHOLM,
     DeadlineRule,
@@ -53,7 +56,7 @@ from casework.model import (
     Meeting,
     SweepEvent,
 )
-from casework.outbox import Recipient, enqueue
+from casework.outbox import Recipient, enqueue, stored_attachment
 from casework.settings import Settings
 
 __all__ = [
@@ -123,6 +126,8 @@ class SweepConfig:
     working_hours_start: int = 8
     working_hours_end: int = 17
     batch_size: int = 500
+    # Where the agenda PDF sent with the agenda is stored; without it, no PDF is attached.
+    data_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -144,6 +149,7 @@ class SweepConfig:
             stale_triage_days=settings.stale_triage_working_days,
             working_hours_start=settings.working_hours_start,
             working_hours_end=settings.working_hours_end,
+            data_dir=settings.data_dir,
         )
 
 
@@ -626,7 +632,8 @@ def _act(
         session.add(meeting)
         _audit(session, "send_agenda", meeting, context, now)
         targets = batch.members.get(meeting.group_id, [])
-        return _send(session, kind, targets, context, event, not_before)
+        files = [] if config.data_dir is None else [_agenda_pdf(session, meeting, config.data_dir)]
+        return _send(session, kind, targets, context, event, not_before, files)
     if kind is EventKind.agenda_not_approved:
         targets = batch.officers.get(meeting.group_id, [])
         return _send(session, kind, targets, context, event, not_before)
@@ -636,6 +643,18 @@ def _act(
     raise ValueError(f"unknown event kind {kind}")  # pragma: no cover
 
 
+def _agenda_pdf(session: Session, meeting: Meeting, data_dir: Path) -> dict[str, str]:
+    """The agenda (kallelse och dagordning) as a PDF, stored to go with the message."""
+    assert meeting.id is not None
+    the_agenda = agenda_of(session, meeting.id)
+    return stored_attachment(
+        data_dir,
+        filename=f"dagordning-{the_agenda.group.slug}-{meeting.date.isoformat()}.pdf",
+        content_type="application/pdf",
+        content=render_agenda_pdf(the_agenda),
+    )
+
+
 def _send(
     session: Session,
     kind: EventKind,
@@ -643,6 +662,7 @@ def _send(
     context: dict[str, Any],
     event: DueEvent,
     not_before: datetime,
+    attachments: Sequence[dict[str, str]] = (),
 ) -> int:
     if not targets:
         log.warning("%s: nobody to write to (no e-mail address on file)", event.key)
@@ -655,6 +675,7 @@ def _send(
         meeting_id=event.meeting_id,
         event_key=event.key,
         not_before=not_before,
+        attachments=attachments,
     )
     return len(rows)
 
@@ -713,7 +734,7 @@ def sweep(
     """
     if now.utcoffset() is None:
         raise ValueError(f"now {now.isoformat()} has no time zone; pass an aware datetime")
-    with Session(engine) as session:
+    with unit_of_work(engine, write=False) as session:
         events = find_due_events(session, now, config, kinds)
     report = SweepReport()
     for chunk in _batches(events, config.batch_size):
