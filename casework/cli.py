@@ -244,7 +244,15 @@ def serve(
             "samverkan: note: the session cookie is Secure, so signing in needs HTTPS (a "
             "TLS proxy in front) except on http://127.0.0.1 and http://localhost"
         )
-    web_app = create_app(engine=engine, rule_set=rule_set, settings=settings)
+    trigger = None
+    if flows:
+        from flows import DEPLOYMENT
+        from flows.trigger import DrainTrigger
+
+        trigger = DrainTrigger(DEPLOYMENT)
+    web_app = create_app(
+        engine=engine, rule_set=rule_set, settings=settings, after_submission=trigger
+    )
 
     def run_web() -> None:
         typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
@@ -256,7 +264,7 @@ def serve(
     from flows.serve import PrefectServerError, serve_with_flows
 
     try:
-        serve_with_flows(run_web, settings, typer.echo)
+        serve_with_flows(run_web, settings, typer.echo, trigger)
     except PrefectServerError as exc:
         fail(f"cannot start the flows: {exc}\n  (--no-flows serves the web application alone)")
 

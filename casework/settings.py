@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # The calendar flows: how often the deadline sweep runs, and when reminders go out.
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    drain_interval_minutes: int = Field(default=1, ge=1, le=24 * 60)
     document_reminder_working_days: int = Field(default=3, ge=1, le=30)
     stale_triage_working_days: int = Field(default=5, ge=1, le=60)
     working_hours_start: int = Field(default=8, ge=0, le=23)

@@ -15,19 +15,23 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from casework.settings import get_settings
+from flows import DEPLOYMENT
+from flows.outbox import outbox_drain
 from flows.sweep import deadline_sweep, stale_triage
 
-DEPLOYMENT = "samverkan"
 
-
-def deployments(interval_minutes: int) -> list[RunnerDeployment]:
-    """The deadline sweep and the stale-triage reminders, every `interval_minutes`."""
-    interval = timedelta(minutes=interval_minutes)
+def deployments(interval_minutes: int, drain_minutes: int = 1) -> list[RunnerDeployment]:
+    """The deadline sweep and the stale-triage reminders every `interval_minutes`, the
+    outbox drain every `drain_minutes`."""
     found = []
-    for flow in (deadline_sweep, stale_triage):
+    for flow, minutes in (
+        (deadline_sweep, interval_minutes),
+        (stale_triage, interval_minutes),
+        (outbox_drain, drain_minutes),
+    ):
         deployment = flow.to_deployment(
             DEPLOYMENT,
-            interval=interval,
+            interval=timedelta(minutes=minutes),
             description=flow.description,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
@@ -40,7 +44,7 @@ def deployments(interval_minutes: int) -> list[RunnerDeployment]:
 def main() -> None:
     settings = get_settings()
     serve(
-        *deployments(settings.sweep_interval_minutes),
+        *deployments(settings.sweep_interval_minutes, settings.drain_interval_minutes),
         pause_on_shutdown=False,
         print_starting_message=False,
     )

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from casework.settings import Settings
+from flows.trigger import DrainTrigger
 
 __all__ = ["PrefectServerError", "prefect_server", "serve_with_flows"]
 
@@ -148,13 +149,20 @@ def prefect_server(settings: Settings, echo: Echo) -> Iterator[tuple[str, dict[s
         _stop(server, "the Prefect server", echo)
 
 
-def serve_with_flows(run_web: Callable[[], None], settings: Settings, echo: Echo) -> None:
-    """Run `run_web` (it blocks until the web application stops) with the flows served."""
+def serve_with_flows(
+    run_web: Callable[[], None],
+    settings: Settings,
+    echo: Echo,
+    trigger: DrainTrigger | None = None,
+) -> None:
+    """Run `run_web` (it blocks until the web application stops) with the flows served;
+    `trigger` starts the outbox drain after submissions."""
     with prefect_server(settings, echo) as (api_url, env):
         ui = api_url.removesuffix("/api")
         echo(
-            f"samverkan: Prefect UI on {ui}/  (flows deadline-sweep and stale-triage, "
-            f"every {settings.sweep_interval_minutes} min)"
+            f"samverkan: Prefect UI on {ui}/  (flows deadline-sweep and stale-triage every "
+            f"{settings.sweep_interval_minutes} min, outbox-drain every "
+            f"{settings.drain_interval_minutes} min and after each submission)"
         )
         runner_env = {
             **env,
@@ -173,10 +181,14 @@ def serve_with_flows(run_web: Callable[[], None], settings: Settings, echo: Echo
         # handler it found: make that handler end run_web with an exception, so that the
         # runner and the server are stopped below instead of left running.
         previous = signal.signal(signal.SIGTERM, _raise_stopped)
+        if trigger is not None:
+            trigger.start(api_url)
         try:
             run_web()
         except (KeyboardInterrupt, _Stopped):
             echo("samverkan: stopping the flow runner and the Prefect server")
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if trigger is not None:
+                trigger.stop()
             _stop(runner, "the flow runner", echo)

@@ -132,17 +132,20 @@ class AppriseSender:
                 "give it as mailto://HOST:PORT?from=ADDRESS (or mailtos:// for TLS)"
             )
         self.config_path = config_path
-        self._config: apprise.AppriseConfig | None = None
+        # The configured entries, read once here: Apprise reads a config file lazily, and
+        # two sends reading it at the same time could each see it half read.
+        self._configured: list[apprise.plugins.NotifyBase] | None = None
         if config_path is not None:
             if not config_path.is_file():
                 raise DeliveryConfigError(
                     f"SAMVERKAN_APPRISE_CONFIG: {config_path} is not a readable file"
                 )
-            self._config = apprise.AppriseConfig()
-            if not self._config.add(str(config_path)):
+            config = apprise.AppriseConfig()
+            if not config.add(str(config_path)):
                 raise DeliveryConfigError(
                     f"SAMVERKAN_APPRISE_CONFIG: {config_path} could not be read as Apprise config"
                 )
+            self._configured = list(config.servers())
 
     def _email_url(self, address: str) -> str:
         separator = "&" if "?" in self.smtp_url else "?"
@@ -153,10 +156,11 @@ class AppriseSender:
         target = apprise.Apprise()
         if address.startswith("tag:"):
             tag = address.removeprefix("tag:")
-            if self._config is None:
+            if self._configured is None:
                 return Outcome(False, address, "tag addresses need SAMVERKAN_APPRISE_CONFIG")
-            target.add(self._config)
-            servers = list(target.find(tag=tag))
+            servers = [server for server in self._configured if tag in server.tags]
+            for server in servers:
+                target.add(server)
             if not servers:
                 return Outcome(False, address, f"no entry tagged {tag!r} in the Apprise config")
             return target, ", ".join(_url(s, privacy=True) for s in servers), tag
@@ -166,11 +170,11 @@ class AppriseSender:
             url = self._email_url(address)
         else:
             url = address
-        server = apprise.Apprise.instantiate(url)
-        if server is None:
+        instance = apprise.Apprise.instantiate(url)
+        if instance is None:
             return Outcome(False, "", "not a valid Apprise URL or e-mail address")
-        target.add(server)
-        return target, _url(server, privacy=True), apprise.common.MATCH_ALL_TAG
+        target.add(instance)
+        return target, _url(instance, privacy=True), apprise.common.MATCH_ALL_TAG
 
     def send(self, message: Outgoing) -> Outcome:
         resolved = self._target(message.address)

@@ -332,6 +332,8 @@ def submit(
     headers = {"Location": status_url}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
+    else:
+        request.app.state.after_submission()
     receipt = SubmissionReceipt(
         id=case.id,
         reference=case.reference,

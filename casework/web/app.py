@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -63,8 +63,13 @@ def create_app(
     engine: Engine | None = None,
     rule_set: rules.RuleSet | None = None,
     settings: Settings | None = None,
+    after_submission: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """The application; without arguments it opens the configured database and rules."""
+    """The application; without arguments it opens the configured database and rules.
+
+    `after_submission` is called, and must return at once, after each newly stored
+    submission (`samverkan serve` starts the outbox drain with it).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -90,6 +95,7 @@ def create_app(
     app.state.engine = engine
     app.state.rules = rule_set or rules.load_rules(settings.rules_path)
     app.state.settings = settings
+    app.state.after_submission = after_submission or (lambda: None)
     app.state.rate_limiter = RateLimiter(settings.submissions_per_minute)
     # Room for every attachment at its maximum plus the form's text.
     app.add_middleware(

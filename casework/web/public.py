@@ -590,6 +590,7 @@ async def post_submission(
     finally:
         await form_data.close()
     log.info("case %s submitted through the form", submitted.case.reference)
+    request.app.state.after_submission()
     return RedirectResponse(f"/s/{submitted.access_token}?ny=1", status_code=303)
 
 

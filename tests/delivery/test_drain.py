@@ -262,7 +262,7 @@ def test_a_tag_address_reaches_the_entries_with_that_tag_in_the_apprise_yaml(
     _enqueue(migrated_engine, clock, "tag:sg-vuxna", "tag:okand")
     sender = AppriseSender(config_path=config)
     report = drain(migrated_engine, sender, data_dir=tmp_path, clock=clock)
-    assert (report.sent, report.retried) == (1, 1)
+    assert (report.sent, report.retried) == (1, 1), report.errors
     assert len(http_receiver.received) == 1
     assert "no entry tagged 'okand'" in report.errors[0]
 

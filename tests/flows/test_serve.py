@@ -14,8 +14,10 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 SAMVERKAN = Path(sys.executable).parent / "samverkan"
 STARTUP_SECONDS = 90
@@ -59,11 +61,28 @@ def _processes_using(data_dir: Path) -> list[int]:
     return found
 
 
+class Mailbox:
+    """An SMTP server's handler that keeps the recipients of what it receives."""
+
+    def __init__(self) -> None:
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
 def test_serve_starts_prefect_serves_the_flows_and_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = _free_port()
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    smtp.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAMVERKAN_"))}
     env["SAMVERKAN_DATA_DIR"] = str(data_dir)
+    env["SAMVERKAN_SMTP_URL"] = (
+        f"mailto://127.0.0.1:{smtp.port}?from=samverkan@example.se&mode=insecure"
+    )
     process = subprocess.Popen(
         [str(SAMVERKAN), "serve", "--port", str(port)],
         env=env,
@@ -96,26 +115,48 @@ def test_serve_starts_prefect_serves_the_flows_and_stops_everything(tmp_path: Pa
         api = f"{ui}/api"
         # The deployments appear once the runner has registered them.
         found: list[dict[str, object]] = []
-        while time.monotonic() < deadline and len(found) < 2:
+        while time.monotonic() < deadline and len(found) < 3:
             time.sleep(0.5)
             found = _post(f"{api}/deployments/filter", {})  # type: ignore[assignment]
         flows = _post(f"{api}/flows/filter", {})
         assert isinstance(flows, list)
-        flow_names = {f["name"] for f in flows}
-        assert flow_names == {"deadline-sweep", "stale-triage"}, "".join(output)
+        flow_names = {f["id"]: f["name"] for f in flows}
+        assert set(flow_names.values()) == {"deadline-sweep", "stale-triage", "outbox-drain"}
+        intervals = {}
         for deployment in _post(f"{api}/deployments/filter", {}):  # type: ignore[attr-defined]
             assert deployment["paused"] is False
             (schedule,) = deployment["schedules"]
             assert schedule["active"] is True
-            assert schedule["schedule"]["interval"] == 15 * 60
+            intervals[flow_names[deployment["flow_id"]]] = schedule["schedule"]["interval"]
+        assert intervals == {"deadline-sweep": 900, "stale-triage": 900, "outbox-drain": 60}
         while time.monotonic() < deadline and not _answers(f"http://127.0.0.1:{port}/"):
             time.sleep(0.5)
         assert _answers(f"http://127.0.0.1:{port}/")
+        # A submission starts the outbox drain at once: the receipt reaches the SMTP server
+        # through a flow run on the runner.
+        receipt = _post(
+            f"http://127.0.0.1:{port}/api/cases",
+            {
+                "title": "Samordning kring demensvården",
+                "submitter_name": "Anna Andersson",
+                "submitter_email": "anna@example.se",
+            },
+        )
+        assert isinstance(receipt, dict) and receipt["reference"].startswith("SB-")
+        mail_deadline = time.monotonic() + 90
+        while time.monotonic() < mail_deadline and "anna@example.se" not in mailbox.recipients:
+            time.sleep(0.5)
+        assert mailbox.recipients == ["anna@example.se"], "".join(output)
+        drain_id = next(i for i, name in flow_names.items() if name == "outbox-drain")
+        runs = _post(f"{api}/flow_runs/filter", {"flows": {"id": {"any_": [drain_id]}}})
+        assert isinstance(runs, list)
+        assert any(not run["auto_scheduled"] for run in runs), "no run started by the trigger"
         assert (data_dir / "prefect" / "prefect.db").exists()
         assert _processes_using(data_dir), "no runner or server process found"
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(60)
+        smtp.stop()
     assert code == 0, "".join(output)
     assert "stopping the flow runner and the Prefect server" in "".join(output)
     assert not _answers(f"{api}/health")
@@ -124,8 +165,8 @@ def test_serve_starts_prefect_serves_the_flows_and_stops_everything(tmp_path: Pa
     with sqlite3.connect(data_dir / "prefect" / "prefect.db") as db:
         paused = db.execute("SELECT name, paused FROM deployment").fetchall()
         active = db.execute("SELECT active FROM deployment_schedule").fetchall()
-    assert sorted(paused) == [("samverkan", 0), ("samverkan", 0)]
-    assert active == [(1,), (1,)]
+    assert sorted(paused) == [("samverkan", 0)] * 3
+    assert active == [(1,)] * 3
 
 
 def test_serve_without_flows_starts_no_prefect_server(tmp_path: Path) -> None:
