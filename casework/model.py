@@ -177,6 +177,8 @@ class Case(SQLModel, table=True):
     """An ärende. `reference` is handed out per prefix and year: SB-2026-0001."""
 
     __tablename__ = "cases"
+    # The stale-triage sweep asks for cases in a state submitted before a date.
+    __table_args__ = (sa.Index("ix_cases_status_created_at", "status", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=32, unique=True)

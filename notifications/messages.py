@@ -9,12 +9,14 @@ a blank where a name or a date should be.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from casework.calendar import STOCKHOLM
 
@@ -52,6 +54,30 @@ def swedish_date(value: Any) -> str:
     return str(value)
 
 
+_LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _linked(line: str) -> str:
+    parts, last = [], 0
+    for match in _LINK.finditer(line):
+        url = escape(match.group())
+        parts += [str(escape(line[last : match.start()])), f'<a href="{url}">{url}</a>']
+        last = match.end()
+    parts.append(str(escape(line[last:])))
+    return "".join(parts)
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain text as HTML paragraphs, escaped, with its web addresses as links."""
+    blocks = [block for block in text.strip().split("\n\n") if block.strip()]
+    return Markup(
+        "\n".join(
+            "<p>" + "<br>\n".join(_linked(line) for line in block.splitlines()) + "</p>"
+            for block in blocks
+        )
+    )
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -60,8 +86,11 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no need to look at the files on each render.
+        auto_reload=False,
     )
     env.filters["datum"] = swedish_date
+    env.filters["paragraphs"] = paragraphs
     return env
 
 
