@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from casework import repository
 from casework.calendar import next_working_moment
@@ -34,6 +35,18 @@ class Recipient:
     address: str
     member_id: int | None = None
 
+
+# The messages a member can get, as the preferences page names them.
+MEMBER_MESSAGE_KINDS: dict[str, str] = {
+    "agenda_sent": "Kallelse och dagordning till mötena (kommer alltid)",
+    "documents_reminder": "Påminnelse att läsa underlagen två arbetsdagar före mötet",
+    "submission_reminder": "Påminnelse om underlag som saknas, när du är föredragande",
+    "agenda_reminder": "Påminnelse att göra klart dagordningen (sekreterare)",
+    "agenda_not_approved": "Larm när dagordningen inte är godkänd i tid (ordförande, sekreterare)",
+    "stale_triage": "Ärenden som väntar på beredning (beredningsgruppen)",
+    "stale_triage_chair": "Ärenden som väntat länge på beredning (beredningsgruppens ordförande)",
+}
+MAX_EXTRA_ADDRESSES = 10
 
 # Kinds a member cannot opt out of: the formal notice of a meeting.
 MANDATORY_KINDS = frozenset({"agenda_sent"})
@@ -80,20 +93,23 @@ def enqueue(
     event_key: str | None = None,
     not_before: datetime | None = None,
     attachments: Sequence[Mapping[str, str]] = (),
-) -> list[Notification]:
-    """One outbox row per distinct address, rendered from the `kind` template.
+) -> list[int]:
+    """One outbox row per distinct address, rendered from the `kind` template; their ids.
 
     The template sees `context` plus `recipient`, and `public_url` from the settings
     unless the context gives it. Recipients without an address are skipped: they cannot
-    be reached, and the caller decides whether that needs telling.
+    be reached, and the caller decides whether that needs telling. The rows are written
+    with one INSERT, in the caller's transaction.
     """
     settings = get_settings()
     if "public_url" not in context:
         context = {**context, "public_url": settings.public_url}
     recipients = list(recipients)
     preferences = _preferences(session, {r.member_id for r in recipients if r.member_id})
-    when = not_before or utcnow()
-    rows: list[Notification] = []
+    now = utcnow()
+    when = not_before or now
+    files = [dict(item) for item in attachments]
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for recipient in recipients:
         address = recipient.address.strip()
@@ -105,28 +121,37 @@ def enqueue(
             continue
         digest = chosen is not None and chosen.digest and kind not in IMMEDIATE_KINDS
         message = render(kind, {**context, "recipient": recipient})
-        row = Notification(
-            kind=kind,
-            event_key=event_key,
-            recipient_name=recipient.name[:200],
-            recipient_address=address,
-            member_id=recipient.member_id,
-            case_id=case_id,
-            meeting_id=meeting_id,
-            subject=message.subject[:300],
-            body_text=message.text,
-            body_html=message.html,
-            not_before=(
-                next_working_moment(when, settings.digest_hour, settings.digest_hour + 1)
-                if digest
-                else when
-            ),
-            digest=digest,
-            attachments=[dict(item) for item in attachments],
+        rows.append(
+            {
+                "kind": kind,
+                "event_key": event_key,
+                "recipient_name": recipient.name[:200],
+                "recipient_address": address,
+                "member_id": recipient.member_id,
+                "case_id": case_id,
+                "meeting_id": meeting_id,
+                "subject": message.subject[:300],
+                "body_text": message.text,
+                "body_html": message.html,
+                "status": NotificationStatus.pending,
+                "not_before": (
+                    next_working_moment(when, settings.digest_hour, settings.digest_hour + 1)
+                    if digest
+                    else when
+                ),
+                "attempts": 0,
+                "last_error": "",
+                "created_at": now,
+                "digest": digest,
+                "attachments": files,
+            }
         )
-        session.add(row)
-        rows.append(row)
-    return rows
+    if not rows:
+        return []
+    table = Notification.__table__  # type: ignore[attr-defined]
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    with session.no_autoflush:
+        return list(session.execute(statement, rows).scalars())
 
 
 def stored_attachment(
@@ -139,7 +164,7 @@ def stored_attachment(
 
 def tell_submitter(
     session: Session, case: Case, kind: str, *, at: datetime, **context: Any
-) -> list[Notification]:
+) -> list[int]:
     """A message about `case` to the person who submitted it."""
     return enqueue(
         session,
@@ -185,3 +210,88 @@ def send_again(
             at=now,
         )
         return row
+
+
+class PreferenceError(CaseworkError, ValueError):
+    """Preferences that cannot be stored; `message_sv` says why in Swedish."""
+
+    def __init__(self, message: str, message_sv: str, *, field: str) -> None:
+        self.message_sv = message_sv
+        self.field = field
+        super().__init__(message)
+
+
+def member_by_email(session: Session, email: str) -> Member | None:
+    """The member with this e-mail address (the first, by id, if several share it)."""
+    query = select(Member).where(func.lower(Member.email) == email.strip().lower())
+    return session.exec(query.order_by(col(Member.id))).first()
+
+
+def set_preferences(
+    engine: Engine,
+    member_id: int,
+    *,
+    kinds: Sequence[str] | None,
+    digest: bool,
+    addresses: Sequence[str],
+    actor: str,
+    now: datetime | None = None,
+) -> Member:
+    """Store which kinds of message a member gets (None: all), digest or not, and their
+    other addresses (Apprise URLs); audited."""
+    if kinds is not None:
+        unknown = sorted(set(kinds) - MEMBER_MESSAGE_KINDS.keys())
+        if unknown:
+            raise PreferenceError(
+                f"unknown message kinds {unknown}: use {', '.join(MEMBER_MESSAGE_KINDS)}",
+                "Okänt slag av meddelande.",
+                field="kinds",
+            )
+    cleaned = [a.strip() for a in addresses if a.strip()]
+    if len(cleaned) > MAX_EXTRA_ADDRESSES:
+        raise PreferenceError(
+            f"at most {MAX_EXTRA_ADDRESSES} addresses",
+            f"Ange högst {MAX_EXTRA_ADDRESSES} adresser.",
+            field="addresses",
+        )
+    for address in cleaned:
+        scheme, separator, rest = address.partition("://")
+        if not separator or not scheme.isalnum() or not rest or len(address) > 500:
+            raise PreferenceError(
+                f"{address[:60]!r} is not an Apprise URL (scheme://…)",
+                f"”{address[:60]}” är ingen adress av formen tjänst://… (till exempel "
+                "msteams://… eller slack://…). E-post tas emot på din e-postadress.",
+                field="addresses",
+            )
+    now = now or utcnow()
+    with unit_of_work(engine) as session:
+        member = session.get(Member, member_id, with_for_update=True)
+        if member is None:
+            raise PreferenceError(
+                f"no member with id {member_id}", "Ledamoten finns inte.", field="member"
+            )
+        before = {
+            "kinds": member.notification_kinds,
+            "digest": member.digest,
+            "addresses": len(member.notification_addresses),
+        }
+        member.notification_kinds = None if kinds is None else sorted(set(kinds))
+        member.digest = digest
+        member.notification_addresses = cleaned
+        session.add(member)
+        repository.add_audit_event(
+            session,
+            case_id=None,
+            actor=actor,
+            action="notification_preferences",
+            before=before,
+            # The addresses may carry secrets (webhook tokens): only their number is kept.
+            after={
+                "member_id": member.id,
+                "kinds": member.notification_kinds,
+                "digest": digest,
+                "addresses": len(cleaned),
+            },
+            at=now,
+        )
+        return member

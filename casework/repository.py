@@ -169,6 +169,13 @@ def get_group(session: Session, *, slug: str) -> Group | None:
     return session.exec(select(Group).where(Group.slug == slug)).first()
 
 
+def group_name(session: Session, *, slug: str) -> str | None:
+    """A group's name alone, without loading the group or flushing pending objects."""
+    query = sa.select(col(Group.name)).where(col(Group.slug) == slug)
+    with session.no_autoflush:
+        return session.execute(query).scalar()
+
+
 def list_groups(session: Session) -> list[Group]:
     return list(session.exec(select(Group).order_by(col(Group.id))).all())
 

@@ -256,8 +256,7 @@ def _store_submission(
 def _group_name(session: Session, slug: str | None) -> str:
     if slug is None:
         return ""
-    group = repository.get_group(session, slug=slug)
-    return group.name if group is not None else slug
+    return repository.group_name(session, slug=slug) or slug
 
 
 # What the submitter is told when a case moves (scheduling tells them itself).

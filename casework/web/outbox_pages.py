@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -12,11 +12,25 @@ from sqlmodel import col, select
 from casework import outbox
 from casework.accounts import Identity
 from casework.db import unit_of_work
-from casework.model import Notification, NotificationAttempt, NotificationStatus, StaffRole
-from casework.web.deps import CsrfChecked, EngineDep, PageError, render, require_page_role
+from casework.model import (
+    Member,
+    Notification,
+    NotificationAttempt,
+    NotificationStatus,
+    StaffRole,
+)
+from casework.web.deps import (
+    STAFF_ROLES,
+    CsrfChecked,
+    EngineDep,
+    PageError,
+    render,
+    require_page_role,
+)
 
 router = APIRouter()
 
+Staff = Annotated[Identity, Depends(require_page_role(*STAFF_ROLES))]
 Secretary = Annotated[Identity, Depends(require_page_role(StaffRole.secretary, StaffRole.chair))]
 PAGE_SIZE = 50
 STATUS_LABELS = {
@@ -88,3 +102,79 @@ def outbox_send_again(engine: EngineDep, identity: Secretary, notification_id: i
     except outbox.NotificationNotFound:
         raise PageError(404, "Meddelandet finns inte.") from None
     return RedirectResponse(f"/utskick/{notification_id}?skickas=1", status_code=303)
+
+
+def _preferences_page(
+    request: Request,
+    member: Member | None,
+    *,
+    kinds: set[str],
+    digest: bool,
+    addresses: str,
+    error: outbox.PreferenceError | None = None,
+    saved: bool = False,
+) -> Response:
+    return render(
+        request,
+        "preferences.html",
+        {
+            "member": member,
+            "labels": outbox.MEMBER_MESSAGE_KINDS,
+            "mandatory": outbox.MANDATORY_KINDS,
+            "kinds": kinds,
+            "digest": digest,
+            "addresses": addresses,
+            "error": error,
+            "saved": saved,
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/mina-meddelanden")
+def preferences_form(request: Request, engine: EngineDep, identity: Staff) -> Response:
+    with unit_of_work(engine, write=False) as session:
+        member = outbox.member_by_email(session, identity.email)
+    if member is None:
+        return _preferences_page(request, None, kinds=set(), digest=False, addresses="")
+    chosen = member.notification_kinds
+    return _preferences_page(
+        request,
+        member,
+        kinds=set(outbox.MEMBER_MESSAGE_KINDS if chosen is None else chosen),
+        digest=member.digest,
+        addresses="\n".join(member.notification_addresses),
+        saved=request.query_params.get("sparat") == "1",
+    )
+
+
+@router.post("/mina-meddelanden", dependencies=[CsrfChecked])
+def preferences_save(
+    request: Request,
+    engine: EngineDep,
+    identity: Staff,
+    kinds: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies form defaults)
+    delivery: Annotated[str, Form(max_length=20)] = "var-for-sig",
+    addresses: Annotated[str, Form(max_length=6000)] = "",
+) -> Response:
+    with unit_of_work(engine, write=False) as session:
+        member = outbox.member_by_email(session, identity.email)
+    if member is None or member.id is None:
+        raise PageError(404, "Ditt konto är inte kopplat till någon ledamot.")
+    chosen = set(kinds) | outbox.MANDATORY_KINDS
+    every = chosen >= outbox.MEMBER_MESSAGE_KINDS.keys()
+    digest = delivery == "sammanfattning"
+    try:
+        outbox.set_preferences(
+            engine,
+            member.id,
+            kinds=None if every else sorted(chosen),
+            digest=digest,
+            addresses=addresses.splitlines(),
+            actor=identity.email,
+        )
+    except outbox.PreferenceError as error:
+        return _preferences_page(
+            request, member, kinds=chosen, digest=digest, addresses=addresses, error=error
+        )
+    return RedirectResponse("/mina-meddelanden?sparat=1", status_code=303)

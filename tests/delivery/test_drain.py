@@ -23,7 +23,7 @@ CONTEXT = {"public_url": "https://samverkan.example.se"}
 
 def _enqueue(engine: Engine, clock: Clock, *addresses: str, **kwargs: object) -> list[int]:
     with unit_of_work(engine) as session:
-        rows = enqueue(
+        return enqueue(
             session,
             kind="test",
             recipients=[Recipient(f"Mottagare {i}", a) for i, a in enumerate(addresses)],
@@ -31,8 +31,6 @@ def _enqueue(engine: Engine, clock: Clock, *addresses: str, **kwargs: object) ->
             not_before=clock(),
             **kwargs,  # type: ignore[arg-type]
         )
-        session.flush()
-        return [r.id for r in rows if r.id is not None]
 
 
 def _rows(engine: Engine) -> list[Notification]:

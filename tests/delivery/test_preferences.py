@@ -35,13 +35,15 @@ def _member(engine: Engine, **changes: object) -> Member:
 def _withdrawn(engine: Engine, member: Member, title: str) -> list[Notification]:
     case = SimpleNamespace(reference="SB-2026-0001", title=title)
     with unit_of_work(engine) as session:
-        return enqueue(
+        ids = enqueue(
             session,
             kind="case_withdrawn",
             recipients=member_recipients(member),
             context={"case": case, "note": ""},
             not_before=MONDAY_MORNING,
         )
+        query = select(Notification).where(col(Notification.id).in_(ids))
+        return list(session.exec(query.order_by(col(Notification.id))).all())
 
 
 def test_a_member_gets_only_the_kinds_they_chose(seeded_engine: Engine) -> None:

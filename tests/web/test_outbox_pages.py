@@ -14,18 +14,19 @@ from casework.outbox import Recipient, enqueue
 
 def _dead_message(engine: Engine, name: str = "Anna Andersson") -> int:
     with unit_of_work(engine) as session:
-        [row] = enqueue(
+        [row_id] = enqueue(
             session,
             kind="test",
             recipients=[Recipient(name, "anna@example.se")],
             context={"public_url": "https://a.se"},
         )
+        row = session.get(Notification, row_id)
+        assert row is not None
         row.status = NotificationStatus.dead
         row.attempts = 5
         row.last_error = "Connection refused"
-        session.flush()
-        assert row.id is not None
-        return row.id
+        session.add(row)
+        return row_id
 
 
 def _secretary(engine: Engine) -> StaffUser:
