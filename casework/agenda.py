@@ -790,6 +790,25 @@ def _item(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
     return item
 
 
+def _editable_item(
+    session: Session,
+    meeting_id: int,
+    item_id: int,
+    actor: Identity,
+    opening_refusal: tuple[str, str],
+) -> tuple[Meeting, AgendaItem]:
+    """The meeting (locked) and an item the actor may change: not an opening item, and
+    not a case once the agenda is sent."""
+    meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+    _check_manage(actor, group)
+    item = _item(session, meeting_id, item_id)
+    if item.section == AgendaSection.opening:
+        raise AgendaError(*opening_refusal)
+    if item.section == AgendaSection.case:
+        _check_not_sent(meeting)
+    return meeting, item
+
+
 def move_item(
     engine: Engine,
     meeting_id: int,
@@ -805,15 +824,13 @@ def move_item(
     if direction not in ("up", "down"):
         raise AgendaError(f"direction must be up or down, not {direction!r}", "Okänd riktning.")
     with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
-        _check_manage(actor, group)
-        item = _item(session, meeting_id, item_id)
-        if item.section == AgendaSection.opening:
-            raise AgendaError(
-                "the opening items keep their places", "De inledande punkterna har fasta platser."
-            )
-        if item.section == AgendaSection.case:
-            _check_not_sent(meeting)
+        meeting, item = _editable_item(
+            session,
+            meeting_id,
+            item_id,
+            actor,
+            ("the opening items keep their places", "De inledande punkterna har fasta platser."),
+        )
         _renumber_section(session, meeting_id, item.section)
         section = ordered([i for i in _items(session, meeting_id) if i.section == item.section])
         ids = [i.id for i in section if i.id is not None]
@@ -917,15 +934,13 @@ def remove_item(
     information items on meetings not yet sent out); removing a case clears an approval."""
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
-        _check_manage(actor, group)
-        item = _item(session, meeting_id, item_id)
-        if item.section == AgendaSection.opening:
-            raise AgendaError(
-                "the opening items cannot be removed", "De inledande punkterna kan inte tas bort."
-            )
-        if item.section == AgendaSection.case:
-            _check_not_sent(meeting)
+        meeting, item = _editable_item(
+            session,
+            meeting_id,
+            item_id,
+            actor,
+            ("the opening items cannot be removed", "De inledande punkterna kan inte tas bort."),
+        )
         detail = {"meeting_id": meeting_id, "item": item_id, "title": item.title}
         case = (
             repository.get_case(session, case_id=item.case_id, for_update=True)

@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -174,8 +175,8 @@ def csrf(client: TestClient) -> str:
     return token
 
 
-def sign_in(client: TestClient, user: StaffUser, *, next_path: str = "") -> None:
-    """Sign `user` in through the sign-in form."""
+def sign_in(client: TestClient, user: StaffUser, *, next_path: str = "") -> Response:
+    """Sign `user` in through the sign-in form; the redirect it answers with."""
     response = client.post(
         "/logga-in",
         data={"email": user.email, "password": user.password, "next": next_path,
@@ -183,6 +184,7 @@ def sign_in(client: TestClient, user: StaffUser, *, next_path: str = "") -> None
         follow_redirects=False,
     )  # fmt: skip
     assert response.status_code == 303, response.text
+    return response
 
 
 @contextmanager

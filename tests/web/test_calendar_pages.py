@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import icalendar
 import pytest
-from conftest import StaffUser, _staff
+from conftest import StaffUser, _staff, csrf, sign_in
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
@@ -16,28 +16,10 @@ from casework import meeting_calendar as mc
 from casework.calendar import deadlines_for
 from casework.db import unit_of_work
 from casework.model import AgendaItem, AuditEvent, Group, Meeting, Member, StaffRole
-from casework.web.deps import CSRF_COOKIE
 from casework.web.staff import local_today
 
 NEXT_YEAR = local_today().year + 1
 DAY = f"{NEXT_YEAR}-02-12"
-
-
-def csrf(client: TestClient) -> str:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/logga-in")
-    token = client.cookies.get(CSRF_COOKIE)
-    assert token
-    return token
-
-
-def sign_in(client: TestClient, user: StaffUser) -> None:
-    response = client.post(
-        "/logga-in",
-        data={"email": user.email, "password": user.password, "csrf_token": csrf(client)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import StaffUser, _staff
+from conftest import StaffUser, _staff, csrf, sign_in
 from fastapi.testclient import TestClient
 from httpx import Response
 from pypdf import PdfReader
@@ -26,29 +26,11 @@ from casework.model import (
     Meeting,
     StaffRole,
 )
-from casework.web.deps import CSRF_COOKIE
 
 RULES = rules.load_rules()
 TODAY = datetime.now(STOCKHOLM).date()
 FIRST = TODAY + timedelta(days=40)
 SECOND = TODAY + timedelta(days=75)
-
-
-def csrf(client: TestClient) -> str:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/logga-in")
-    token = client.cookies.get(CSRF_COOKIE)
-    assert token
-    return token
-
-
-def sign_in(client: TestClient, user: StaffUser) -> None:
-    response = client.post(
-        "/logga-in",
-        data={"email": user.email, "password": user.password, "csrf_token": csrf(client)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
 
 
 def post(client: TestClient, path: str, **form: str) -> Response:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import StaffUser
+from conftest import StaffUser, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -16,7 +16,6 @@ from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.model import Case, CaseCreate, Meeting, utcnow
 from casework.queue import QueueFilters, QueuePage, Urgency, list_queue, urgency_of
-from casework.web.deps import CSRF_COOKIE
 
 RULES = rules.load_rules()
 NAMES = RULES.definition.destinations
@@ -223,20 +222,6 @@ def test_filters_are_checked() -> None:
 
 
 # --- the page --------------------------------------------------------------------------
-
-
-def sign_in(client: TestClient, user: StaffUser) -> None:
-    client.get("/logga-in")
-    response = client.post(
-        "/logga-in",
-        data={
-            "email": user.email,
-            "password": user.password,
-            "csrf_token": client.cookies.get(CSRF_COOKIE),
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
 
 
 def test_the_queue_page_lists_the_waiting_cases(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import STAFF_PASSWORD, StaffUser
+from conftest import STAFF_PASSWORD, StaffUser, csrf, sign_in
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
@@ -16,34 +16,10 @@ from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.model import AuditEvent, Case, CaseCreate, StaffRole
 from casework.settings import Settings
-from casework.web.deps import CSRF_COOKIE, SESSION_COOKIE
+from casework.web.deps import SESSION_COOKIE
 from casework.web.staff import SignInThrottle, page_numbers, safe_next
 
 RULES = rules.load_rules()
-
-
-def csrf(client: TestClient) -> str:
-    """The CSRF token, as a form on any page carries it."""
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/logga-in")
-    token = client.cookies.get(CSRF_COOKIE)
-    assert token
-    return token
-
-
-def sign_in(client: TestClient, user: StaffUser, *, next_path: str = "") -> Response:
-    response = client.post(
-        "/logga-in",
-        data={
-            "email": user.email,
-            "password": user.password,
-            "next": next_path,
-            "csrf_token": csrf(client),
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return response
 
 
 def submit(engine: Engine, title: str = "Trygg och säker utskrivning", **fields: Any) -> Case:
