@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,23 @@ def enqueue(
     statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
     with session.no_autoflush:
         return list(session.execute(statement, rows).scalars())
+
+
+AGENDA_OF_MEETING = "agenda_of_meeting"
+
+
+def agenda_attachment(meeting_id: int, group_slug: str, day: date) -> dict[str, str]:
+    """The agenda of a meeting as a PDF to send with a message, made when it is sent.
+
+    The PDF is rendered by the drain, outside the transaction that queued the message:
+    rendering a hundred agendas inside a sweep's transaction would hold the database's
+    write lock for seconds.
+    """
+    return {
+        "filename": f"dagordning-{group_slug}-{day.isoformat()}.pdf",
+        "content_type": "application/pdf",
+        AGENDA_OF_MEETING: str(meeting_id),
+    }
 
 
 def stored_attachment(

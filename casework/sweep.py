@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,9 +30,8 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from casework import outbox
 from casework import recipients as who
-from casework.agenda import agenda_of
-from casework.agenda_pdf import render_agenda_pdf
 from casework.calendar import (
     STOCKHOLM,
     DeadlineRule,
@@ -56,7 +54,7 @@ from casework.model import (
     Meeting,
     SweepEvent,
 )
-from casework.outbox import Recipient, enqueue, stored_attachment
+from casework.outbox import Recipient, enqueue
 from casework.settings import Settings
 
 __all__ = [
@@ -126,8 +124,6 @@ class SweepConfig:
     working_hours_start: int = 8
     working_hours_end: int = 17
     batch_size: int = 500
-    # Where the agenda PDF sent with the agenda is stored; without it, no PDF is attached.
-    data_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -149,7 +145,6 @@ class SweepConfig:
             stale_triage_days=settings.stale_triage_working_days,
             working_hours_start=settings.working_hours_start,
             working_hours_end=settings.working_hours_end,
-            data_dir=settings.data_dir,
         )
 
 
@@ -632,7 +627,9 @@ def _act(
         session.add(meeting)
         _audit(session, "send_agenda", meeting, context, now)
         targets = batch.members.get(meeting.group_id, [])
-        files = [] if config.data_dir is None else [_agenda_pdf(session, meeting, config.data_dir)]
+        assert meeting.id is not None
+        group = batch.groups[meeting.group_id]
+        files = [outbox.agenda_attachment(meeting.id, group.slug, meeting.date)]
         return _send(session, kind, targets, context, event, not_before, files)
     if kind is EventKind.agenda_not_approved:
         targets = batch.officers.get(meeting.group_id, [])
@@ -641,18 +638,6 @@ def _act(
         targets = batch.members.get(meeting.group_id, [])
         return _send(session, kind, targets, context, event, not_before)
     raise ValueError(f"unknown event kind {kind}")  # pragma: no cover
-
-
-def _agenda_pdf(session: Session, meeting: Meeting, data_dir: Path) -> dict[str, str]:
-    """The agenda (kallelse och dagordning) as a PDF, stored to go with the message."""
-    assert meeting.id is not None
-    the_agenda = agenda_of(session, meeting.id)
-    return stored_attachment(
-        data_dir,
-        filename=f"dagordning-{the_agenda.group.slug}-{meeting.date.isoformat()}.pdf",
-        content_type="application/pdf",
-        content=render_agenda_pdf(the_agenda),
-    )
 
 
 def _send(

@@ -23,9 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from casework.agenda import load_agenda
+from casework.agenda_pdf import render_agenda_pdf
 from casework.db import unit_of_work
 from casework.model import Notification, NotificationAttempt, NotificationStatus, utcnow
-from casework.outbox import Recipient
+from casework.outbox import AGENDA_OF_MEETING, Recipient, stored_attachment
 from notifications.delivery import FileToSend, Outcome, Outgoing
 from notifications.messages import render
 
@@ -145,16 +147,41 @@ def _id(row: Notification) -> int:
     return row.id
 
 
-def _files(rows: Sequence[Notification], data_dir: Path) -> tuple[FileToSend, ...]:
-    return tuple(
-        FileToSend(data_dir / item["path"], item["filename"], item["content_type"])
-        for row in rows
-        for item in row.attachments
-    )
+class AgendaFiles:
+    """Agenda PDFs rendered when their message is sent, once per meeting and drain."""
+
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+        self._paths: dict[int, str] = {}
+
+    def path(self, meeting_id: int) -> Path:
+        if meeting_id not in self._paths:
+            pdf = render_agenda_pdf(load_agenda(self.engine, meeting_id))
+            stored = stored_attachment(
+                self.data_dir, filename="", content_type="application/pdf", content=pdf
+            )
+            self._paths[meeting_id] = stored["path"]
+        return self.data_dir / self._paths[meeting_id]
+
+
+def _files(
+    rows: Sequence[Notification], data_dir: Path, agendas: AgendaFiles | None
+) -> tuple[FileToSend, ...]:
+    files = []
+    for row in rows:
+        for item in row.attachments:
+            meeting = item.get(AGENDA_OF_MEETING)
+            if meeting is not None and agendas is not None:
+                path = agendas.path(int(meeting))
+            else:
+                path = data_dir / item["path"]
+            files.append(FileToSend(path, item["filename"], item["content_type"]))
+    return tuple(files)
 
 
 def delivery_units(
-    rows: Sequence[Notification], data_dir: Path
+    rows: Sequence[Notification], data_dir: Path, agendas: AgendaFiles | None = None
 ) -> list[tuple[list[Notification], Outgoing]]:
     """What to send for claimed rows: each message alone, except that a recipient's digest
     messages go together as one."""
@@ -169,7 +196,7 @@ def delivery_units(
             subject=row.subject,
             text=row.body_text,
             html=row.body_html,
-            attachments=_files([row], data_dir),
+            attachments=_files([row], data_dir, agendas),
         )
         units.append(([row], message))
     for group in digests.values():
@@ -181,7 +208,7 @@ def delivery_units(
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
-            attachments=_files(group, data_dir),
+            attachments=_files(group, data_dir, agendas),
         )
         units.append((group, message))
     return units
@@ -229,6 +256,7 @@ def _drain(
     on_progress: Callable[[DrainReport], None] | None,
 ) -> DrainReport:
     report = DrainReport()
+    agendas = AgendaFiles(engine, data_dir)
     batches = 0
     while max_batches is None or batches < max_batches:
         rows = claim(engine, now=clock(), limit=batch_size, lease=lease)
@@ -236,7 +264,7 @@ def _drain(
             break
         batches += 1
         report.claimed += len(rows)
-        units = delivery_units(rows, data_dir)
+        units = delivery_units(rows, data_dir, agendas)
         for start in range(0, len(units), record_every):
             chunk = units[start : start + record_every]
             messages = [message for _rows, message in chunk]
