@@ -302,10 +302,6 @@ class Agenda:
         return sum(1 for line in self.lines if line.section == AgendaSection.case)
 
 
-def _rule(group: Group) -> DeadlineRule:
-    return DeadlineRule(group.agenda_offset_days, group.submission_offset_days)
-
-
 def _meeting_and_group(
     session: Session, meeting_id: int, *, lock: bool = False
 ) -> tuple[Meeting, Group]:
@@ -352,7 +348,7 @@ def _agenda(session: Session, meeting: Meeting, group: Group) -> Agenda:
     return Agenda(
         meeting=meeting,
         group=group,
-        deadlines=deadlines_for(group.slug, meeting.date, _rule(group)),
+        deadlines=deadlines_for(group.slug, meeting.date, group.deadline_rule),
         lines=number_lines(items, documents, references),
         built=built,
     )
@@ -406,7 +402,7 @@ def manageable_meetings(engine: Engine, identity: Identity, *, today: date) -> l
                     MeetingSummary(
                         meeting,
                         group,
-                        deadlines_for(group.slug, meeting.date, _rule(group)),
+                        deadlines_for(group.slug, meeting.date, group.deadline_rule),
                         counts.get(meeting.id or 0, 0),
                         case_counts.get(meeting.id or 0, 0),
                     )
@@ -448,7 +444,7 @@ def placement_options(engine: Engine, case_id: int, *, today: date) -> Placement
         every = repository.list_meetings(
             session, group_slug=group.slug, on_or_after=local_day(case.created_at)
         )
-    rule = _rule(group)
+    rule = group.deadline_rule
     proposal = propose(case.created_at, [m.date for m in every], rule, today=today)
     choices = [
         MeetingChoice(
@@ -631,7 +627,7 @@ def schedule_case(
                 field="meeting_id",
             )
         target = next_state(case.status, Action.schedule)
-        rule = _rule(group)
+        rule = group.deadline_rule
         override = missed_deadline(case.created_at, meeting.date, rule)
         if override and not reason:
             raise OverrideNeedsReason(
@@ -730,7 +726,9 @@ def _information_items(session: Session, case: Case, actor: str, now: datetime) 
             for m in repository.list_meetings(session, group_slug=slug, on_or_after=today)
             if m.agenda_sent_at is None
         ]
-        proposal = propose(case.created_at, [m.date for m in meetings], _rule(group), today=today)
+        proposal = propose(
+            case.created_at, [m.date for m in meetings], group.deadline_rule, today=today
+        )
         meeting = next((m for m in meetings if m.date == proposal.meeting), None)
         if meeting is None or meeting.id is None:
             continue

@@ -29,7 +29,6 @@ from casework.calendar import (
     FIRST_SUPPORTED_YEAR,
     LAST_SUPPORTED_YEAR,
     STOCKHOLM,
-    DeadlineRule,
     Deadlines,
     deadlines_for,
     is_working_day,
@@ -78,7 +77,6 @@ __all__ = [
     "get_meeting",
     "group_calendar",
     "group_feed",
-    "group_rule",
     "import_year",
     "issue_feed_token",
     "member_feed",
@@ -565,10 +563,6 @@ def parse_calendar_file(filename: str, content: bytes) -> tuple[list[RawRow], li
 # --- deadlines and views -------------------------------------------------------------------
 
 
-def group_rule(group: Group) -> DeadlineRule:
-    return DeadlineRule(group.agenda_offset_days, group.submission_offset_days)
-
-
 @dataclass(frozen=True)
 class MeetingView:
     """A meeting with its group and its two deadlines."""
@@ -590,7 +584,7 @@ class GroupCalendar:
 
 
 def _view(meeting: Meeting, group: Group) -> MeetingView:
-    return MeetingView(meeting, group, deadlines_for(group.slug, meeting.date, group_rule(group)))
+    return MeetingView(meeting, group, deadlines_for(group.slug, meeting.date, group.deadline_rule))
 
 
 def _group_or_fail(session: Session, slug: str) -> Group:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from sqlmodel import JSON, Field, SQLModel
 
+from casework.calendar import DeadlineRule
 from casework.lifecycle import State
 from rules.facts import KIND_LETTERS, KINDS, CaseFacts, Kind, TargetGroup
 
@@ -139,6 +140,11 @@ class Group(SQLModel, table=True):
     quorum_rule: QuorumRule = Field(default=QuorumRule.sides, sa_type=_enum(QuorumRule))
     agenda_offset_days: int = 7
     submission_offset_days: int = 7
+
+    @property
+    def deadline_rule(self) -> DeadlineRule:
+        """The group's deadline offsets, as `casework.calendar` takes them."""
+        return DeadlineRule(self.agenda_offset_days, self.submission_offset_days)
 
 
 class Member(SQLModel, table=True):

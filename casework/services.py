@@ -400,10 +400,7 @@ def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
         group = repository.get_group(session, slug=slug)
         if group is None:
             raise GroupNotFound(slug, [g.slug for g in repository.list_groups(session)])
-        return DeadlineRule(
-            agenda_offset_days=group.agenda_offset_days,
-            submission_offset_days=group.submission_offset_days,
-        )
+        return group.deadline_rule
 
 
 class TriageError(CaseworkError):
@@ -550,7 +547,7 @@ def target_meeting(
         meetings = repository.list_meetings(
             session, group_slug=group_slug, on_or_after=submitted_at.date()
         )
-    rule = DeadlineRule(group.agenda_offset_days, group.submission_offset_days)
+    rule = group.deadline_rule
     chosen = landing_meeting(submitted_at, [m.date for m in meetings], rule)
     if chosen is None:
         return None

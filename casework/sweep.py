@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from casework import outbox
+from casework import outbox, repository
 from casework import recipients as who
 from casework.calendar import (
     STOCKHOLM,
@@ -48,7 +48,6 @@ from casework.model import (
     AgendaItem,
     AgendaSection,
     Attachment,
-    AuditEvent,
     Case,
     Group,
     Meeting,
@@ -565,7 +564,7 @@ def _agenda_url(config: SweepConfig, meeting_id: int) -> str:
 
 def _meeting_context(batch: _Batch, meeting: Meeting, config: SweepConfig) -> dict[str, Any]:
     group = batch.groups[meeting.group_id]
-    rule = DeadlineRule(group.agenda_offset_days, group.submission_offset_days)
+    rule = group.deadline_rule
     assert meeting.id is not None
     return {
         "meeting": meeting,
@@ -669,15 +668,14 @@ def _audit(
     session: Session, action: str, meeting: Meeting, context: dict[str, Any], now: datetime
 ) -> None:
     group: Group = context["group"]
-    session.add(
-        AuditEvent(
-            case_id=None,
-            actor=ACTOR,
-            action=action,
-            at=now,
-            after={"meeting_id": meeting.id, "group": group.slug, "date": meeting.date.isoformat()},
-            note=f"{group.name}, möte {meeting.date.isoformat()}",
-        )
+    repository.add_audit_event(
+        session,
+        case_id=None,
+        actor=ACTOR,
+        action=action,
+        at=now,
+        after={"meeting_id": meeting.id, "group": group.slug, "date": meeting.date.isoformat()},
+        note=f"{group.name}, möte {meeting.date.isoformat()}",
     )
 
 
