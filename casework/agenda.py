@@ -23,7 +23,14 @@ from sqlmodel import Session, col, select
 
 from casework import repository
 from casework.accounts import Identity
-from casework.calendar import STOCKHOLM, DeadlineRule, Deadlines, deadlines_for, submission_due
+from casework.calendar import (
+    SWEDISH_MONTHS,
+    DeadlineRule,
+    Deadlines,
+    deadlines_for,
+    local_date,
+    submission_due,
+)
 from casework.db import unit_of_work
 from casework.lifecycle import Action, CaseworkError, State, next_state
 from casework.model import (
@@ -102,15 +109,10 @@ def information_groups(case: Case) -> list[str]:
     return [g for g in touched if g != home]
 
 
-def local_day(moment: datetime) -> date:
-    """The Swedish calendar day of an aware moment."""
-    return moment.astimezone(STOCKHOLM).date()
-
-
 def missed_deadline(submitted_at: datetime, meeting_date: date, rule: DeadlineRule) -> bool:
     """True when a case submitted at `submitted_at` came after the meeting's submission due date
     (the end of that day, Swedish time)."""
-    return local_day(submitted_at) > submission_due(meeting_date, rule)
+    return local_date(submitted_at) > submission_due(meeting_date, rule)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def propose(
     submitted_at: datetime, meetings: Sequence[date], rule: DeadlineRule, *, today: date
 ) -> Proposal:
     """The earliest meeting from `today` on whose submission deadline the case met."""
-    submitted = local_day(submitted_at)
+    submitted = local_date(submitted_at)
     upcoming = sorted(m for m in meetings if m >= today)
     on_time = [m for m in upcoming if not missed_deadline(submitted_at, m, rule)]
     chosen = on_time[0] if on_time else None
@@ -153,7 +155,7 @@ def is_late_placement(
     Returns (late, the missed meeting). A case placed on the meeting it missed (an
     override) is not moved late.
     """
-    submitted = local_day(submitted_at)
+    submitted = local_date(submitted_at)
     first = min((m for m in meetings if m >= submitted), default=None)
     if first is None or not missed_deadline(submitted_at, first, rule) or chosen <= first:
         return False, None
@@ -442,7 +444,7 @@ def placement_options(engine: Engine, case_id: int, *, today: date) -> Placement
             return Placement(None, current=current)
         meetings = repository.list_meetings(session, group_slug=group.slug, on_or_after=today)
         every = repository.list_meetings(
-            session, group_slug=group.slug, on_or_after=local_day(case.created_at)
+            session, group_slug=group.slug, on_or_after=local_date(case.created_at)
         )
     rule = group.deadline_rule
     proposal = propose(case.created_at, [m.date for m in every], rule, today=today)
@@ -599,7 +601,7 @@ def schedule_case(
     """
     now = now or utcnow()
     reason = (reason or "").strip()
-    today = local_day(now)
+    today = local_date(now)
     with unit_of_work(engine) as session:
         case = repository.get_case(session, case_id=case_id, for_update=True)
         if case is None:
@@ -639,7 +641,7 @@ def schedule_case(
                 field="reason",
             )
         every = repository.list_meetings(
-            session, group_slug=group.slug, on_or_after=local_day(case.created_at)
+            session, group_slug=group.slug, on_or_after=local_date(case.created_at)
         )
         late, missed = is_late_placement(
             case.created_at, [m.date for m in every], meeting.date, rule
@@ -716,7 +718,7 @@ def _information_items(session: Session, case: Case, actor: str, now: datetime) 
     """Put a case with a lead group on the other touched groups' proposed meetings, as
     information; the meeting ids it was put on."""
     placed: list[int] = []
-    today = local_day(now)
+    today = local_date(now)
     for slug in information_groups(case):
         group = repository.get_group(session, slug=slug)
         if group is None:
@@ -890,7 +892,7 @@ def add_other_item(
     with unit_of_work(engine) as session:
         meeting, group = _meeting_and_group(session, meeting_id, lock=True)
         _check_manage(actor, group)
-        if meeting.date < local_day(now):
+        if meeting.date < local_date(now):
             raise AgendaError(
                 f"meeting {meeting_id} on {meeting.date} is over",
                 "Mötet har redan varit; punkter kan läggas till till och med mötesdagen.",
@@ -1037,16 +1039,12 @@ def approve_agenda(
 
 # --- wording -----------------------------------------------------------------------------
 
-_MONTHS = (
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-)  # fmt: skip
 _DAYS = ("Måndagen", "Tisdagen", "Onsdagen", "Torsdagen", "Fredagen", "Lördagen", "Söndagen")
 
 
 def meeting_day(day: date) -> str:
     """2023-05-12 → "Fredagen den 12 maj 2023", as the minutes write it."""
-    return f"{_DAYS[day.weekday()]} den {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{_DAYS[day.weekday()]} den {day.day} {SWEDISH_MONTHS[day.month - 1]} {day.year}"
 
 
 def time_and_place(meeting: Meeting) -> str:

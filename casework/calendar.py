@@ -33,6 +33,8 @@ __all__ = [
     "deadlines_for",
     "is_working_day",
     "landing_meeting",
+    "local_date",
+    "long_date",
     "next_working_moment",
     "previous_working_day",
     "submission_due",
@@ -264,7 +266,7 @@ def landing_meeting(
             f"submitted_at {submitted_at.isoformat()} has no time zone; "
             "pass an aware datetime (for example with tzinfo=ZoneInfo('Europe/Stockholm'))"
         )
-    local_day = submitted_at.astimezone(STOCKHOLM).date()
+    local_day = local_date(submitted_at)
     on_time = [m for m in meetings if local_day <= submission_due(m, rule)]
     return min(on_time, default=None)
 
@@ -290,3 +292,20 @@ def next_working_moment(moment: datetime, start_hour: int = 8, end_hour: int = 1
         day = add_working_days(day, 1)
     start = datetime(day.year, day.month, day.day, start_hour, tzinfo=STOCKHOLM)
     return start.astimezone(UTC)
+
+
+SWEDISH_MONTHS = (
+    "januari", "februari", "mars", "april", "maj", "juni",
+    "juli", "augusti", "september", "oktober", "november", "december",
+)  # fmt: skip
+SWEDISH_WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+
+
+def local_date(moment: datetime) -> date:
+    """The Swedish calendar day of an aware moment."""
+    return moment.astimezone(STOCKHOLM).date()
+
+
+def long_date(day: date) -> str:
+    """2026-06-26 → "fredag 26 juni 2026"."""
+    return f"{SWEDISH_WEEKDAYS[day.weekday()]} {day.day} {SWEDISH_MONTHS[day.month - 1]} {day.year}"

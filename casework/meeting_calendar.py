@@ -32,6 +32,7 @@ from casework.calendar import (
     Deadlines,
     deadlines_for,
     is_working_day,
+    long_date,
 )
 from casework.db import unit_of_work
 from casework.lifecycle import CaseworkError
@@ -47,7 +48,6 @@ from casework.model import (
     utcnow,
 )
 from casework.services import GroupNotFound
-from notifications.messages import swedish_date
 
 __all__ = [
     "MAX_IMPORT_BYTES",
@@ -921,8 +921,8 @@ def _events(view: MeetingView, stamp: datetime) -> list[icalendar.Event]:
     if meeting.video_link:
         event.add("url", meeting.video_link)
     lines = [
-        f"{SUBMISSION_SUMMARY}: {swedish_date(deadlines.submission_due)}.",
-        f"{AGENDA_SUMMARY}: {swedish_date(deadlines.agenda_due)}.",
+        f"{SUBMISSION_SUMMARY}: {long_date(deadlines.submission_due)}.",
+        f"{AGENDA_SUMMARY}: {long_date(deadlines.agenda_due)}.",
     ]
     if meeting.video_link:
         lines.append(f"Videolänk: {meeting.video_link}")
@@ -938,7 +938,7 @@ def _events(view: MeetingView, stamp: datetime) -> list[icalendar.Event]:
         deadline.add("dtstart", day)
         deadline.add("dtend", day + timedelta(days=1))
         deadline.add("summary", f"{summary} – {group.name}")
-        deadline.add("description", f"Inför mötet {swedish_date(meeting.date)}.")
+        deadline.add("description", f"Inför mötet {long_date(meeting.date)}.")
         deadline.add("transp", "TRANSPARENT")
         result.append(deadline)
     return result

@@ -32,7 +32,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
-from casework.calendar import STOCKHOLM, DeadlineRule, deadlines_for, working_days_between
+from casework.calendar import (
+    STOCKHOLM,
+    DeadlineRule,
+    deadlines_for,
+    local_date,
+    working_days_between,
+)
 from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.model import Case, Group, Meeting
@@ -165,7 +171,7 @@ def list_queue(
             case=case,
             destination_name=rule_destinations.get(case.destination, case.destination),
             explanation=case.routing_explanation,
-            working_days_waiting=max(0, working_days_between(_local_date(case.created_at), today)),
+            working_days_waiting=max(0, working_days_between(local_date(case.created_at), today)),
             target_meeting=meetings.get((case.destination, due)) if due else None,
             next_deadline=due,
             urgency=urgency_of(due, today),
@@ -183,10 +189,6 @@ def urgency_of(deadline: date | None, today: date) -> Urgency:
     if working_days_between(today, deadline) <= DUE_SOON_WORKING_DAYS:
         return Urgency.due_soon
     return Urgency.normal
-
-
-def _local_date(moment: datetime) -> date:
-    return moment.astimezone(STOCKHOLM).date()
 
 
 def _conditions(filters: QueueFilters) -> list[ColumnElement[bool]]:
@@ -225,7 +227,7 @@ def _meetings_since(moment: datetime) -> Any:
             col(Meeting.date),
         )
         .join(Group, col(Group.id) == col(Meeting.group_id))
-        .where(col(Meeting.date) >= _local_date(moment))
+        .where(col(Meeting.date) >= local_date(moment))
     )
 
 

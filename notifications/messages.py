@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from casework.calendar import STOCKHOLM
+from casework.calendar import STOCKHOLM, long_date
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,6 @@ class UnknownMessageKind(LookupError):
         super().__init__(f"no message template for kind {kind!r} (notifications/templates)")
 
 
-_SWEDISH_MONTHS = [
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-]  # fmt: skip
-_SWEDISH_WEEKDAYS = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
-
-
 def swedish_date(value: Any) -> str:
     """2026-06-26 → "fredag 26 juni 2026"; a datetime is shown in Stockholm time with HH:MM."""
     import datetime as dt
@@ -49,8 +42,7 @@ def swedish_date(value: Any) -> str:
         local = value.astimezone(STOCKHOLM) if value.utcoffset() is not None else value
         return f"{swedish_date(local.date())} kl. {local:%H:%M}"
     if isinstance(value, dt.date):
-        weekday = _SWEDISH_WEEKDAYS[value.weekday()]
-        return f"{weekday} {value.day} {_SWEDISH_MONTHS[value.month - 1]} {value.year}"
+        return long_date(value)
     return str(value)
 
 

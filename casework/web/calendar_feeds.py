@@ -23,13 +23,10 @@ from casework.web.deps import (
     IdentityDep,
     PageError,
     render,
-    templates,
 )
 from casework.web.staff import local_today
-from notifications.messages import swedish_date
 
 router = APIRouter()
-templates.env.filters.setdefault("datum", swedish_date)
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 MANAGER_ROLES = (StaffRole.secretary, StaffRole.chair)

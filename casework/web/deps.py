@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import rules
 from casework import accounts
 from casework.accounts import Identity
-from casework.calendar import STOCKHOLM
+from casework.calendar import STOCKHOLM, long_date
 from casework.lifecycle import STATE_LABELS
 from casework.model import Attachment, StaffRole
 from casework.settings import Settings
@@ -44,6 +44,7 @@ def local_time(moment: datetime | None) -> str:
 
 
 templates.env.filters["localtime"] = local_time
+templates.env.filters["datum"] = long_date
 
 
 class PageError(StarletteHTTPException):

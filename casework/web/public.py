@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,6 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 
 import rules
 from casework import repository, services
+from casework.calendar import SWEDISH_MONTHS, long_date
 from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS, Action, State
 from casework.model import Attachment, AuditEvent, Case, CaseCreate, utcnow
@@ -806,32 +807,11 @@ def case_attachment(
 
 # --- Swedish formatting -------------------------------------------------------------------
 
-MONTHS = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
-WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-
-
-def long_date(day: date) -> str:
-    """fredag 12 juni 2026."""
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
-
 
 def local_time(moment: datetime) -> str:
     """12 juni 2026 kl. 14.05, Swedish time."""
     local = moment.astimezone(services.LOCAL_TIMEZONE)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
+    return f"{local.day} {SWEDISH_MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
 
 
 def _number(n: int) -> str:

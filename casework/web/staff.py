@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 import rules
 from casework import accounts, agenda, queue, repository, services
 from casework.accounts import Identity
-from casework.calendar import STOCKHOLM
+from casework.calendar import local_date
 from casework.db import unit_of_work
 from casework.lifecycle import (
     ACTION_LABELS,
@@ -237,7 +237,7 @@ def sign_out(request: Request, engine: EngineDep, settings: SettingsDep) -> Resp
 
 
 def local_today() -> date:
-    return datetime.now(STOCKHOLM).date()
+    return local_date(datetime.now(UTC))
 
 
 @router.get("/beredning")

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import SQLModel, col, select
 
 from casework import services
+from casework.calendar import long_date
 from casework.db import unit_of_work
 from casework.model import Attachment, AuditEvent, Case, Group, Meeting, utcnow
 from casework.settings import Settings
 from casework.web.app import create_app
-from casework.web.public import long_date
 
 FileSpec = tuple[str, tuple[str, bytes, str]]
 
