@@ -28,6 +28,7 @@ from casework.calendar import (
     DeadlineRule,
     Deadlines,
     deadlines_for,
+    landing_meeting,
     local_date,
     submission_due,
 )
@@ -133,9 +134,7 @@ def propose(
 ) -> Proposal:
     """The earliest meeting from `today` on whose submission deadline the case met."""
     submitted = local_date(submitted_at)
-    upcoming = sorted(m for m in meetings if m >= today)
-    on_time = [m for m in upcoming if not missed_deadline(submitted_at, m, rule)]
-    chosen = on_time[0] if on_time else None
+    chosen = landing_meeting(submitted_at, [m for m in meetings if m >= today], rule)
     next_after_submission = min((m for m in meetings if m >= submitted), default=None)
     missed = (
         next_after_submission
