@@ -22,7 +22,7 @@ from notifications.drain import drain
 def send_due_messages(database_url: str | None = None) -> dict[str, Any]:
     """Claim, send and record every message that is due now."""
     settings = get_settings()
-    sender = AppriseSender(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
+    sender = AppriseSender.from_settings(settings)
     engine = make_engine(database_url or settings.database_url)
     try:
         report = drain(

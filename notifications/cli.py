@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from casework.settings import Settings
+    from notifications.delivery import AppriseSender
 
 notify_app = typer.Typer(
     help="Notifications: test delivery, drain the outbox.", no_args_is_help=True
 )
+
+
+def _sender(settings: Settings) -> AppriseSender:
+    """The configured sender, or exit 2 saying which setting is wrong."""
+    from notifications.delivery import AppriseSender, DeliveryConfigError
+
+    try:
+        return AppriseSender.from_settings(settings)
+    except DeliveryConfigError as error:
+        typer.echo(f"samverkan: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @notify_app.command("test")
@@ -24,15 +39,11 @@ def notify_test(
     """Send a test message now, outside the outbox, and print how it went."""
     from casework.outbox import Recipient
     from casework.settings import get_settings
-    from notifications.delivery import AppriseSender, DeliveryConfigError, Outgoing
+    from notifications.delivery import Outgoing
     from notifications.messages import render
 
     settings = get_settings()
-    try:
-        sender = AppriseSender(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
-    except DeliveryConfigError as error:
-        typer.echo(f"samverkan: {error}", err=True)
-        raise typer.Exit(2) from None
+    sender = _sender(settings)
     message = render(
         "test", {"recipient": Recipient("", address), "public_url": settings.public_url}
     )
@@ -53,15 +64,10 @@ def notify_drain() -> None:
     """Send every message that is due now, then exit (the flows do this every minute)."""
     from casework.bootstrap import open_database
     from casework.settings import get_settings
-    from notifications.delivery import AppriseSender, DeliveryConfigError
     from notifications.drain import drain
 
     settings = get_settings()
-    try:
-        sender = AppriseSender(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
-    except DeliveryConfigError as error:
-        typer.echo(f"samverkan: {error}", err=True)
-        raise typer.Exit(2) from None
+    sender = _sender(settings)
     engine = open_database()
     try:
         report = drain(

@@ -21,6 +21,8 @@ import apprise
 import apprise.plugins.email.base as apprise_email
 from apprise.attachment.file import AttachFile
 
+from casework.settings import Settings
+
 log = logging.getLogger("samverkan.notifications")
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
@@ -146,6 +148,11 @@ class AppriseSender:
                     f"SAMVERKAN_APPRISE_CONFIG: {config_path} could not be read as Apprise config"
                 )
             self._configured = list(config.servers())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppriseSender:
+        """The sender the settings describe (SAMVERKAN_SMTP_URL, SAMVERKAN_APPRISE_CONFIG)."""
+        return cls(smtp_url=settings.smtp_url, config_path=settings.apprise_config)
 
     def _email_url(self, address: str) -> str:
         separator = "&" if "?" in self.smtp_url else "?"
