@@ -533,3 +533,168 @@ class SweepEvent(SQLModel, table=True):
     meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     acted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class AccessPurpose(StrEnum):
+    """What a private link opens."""
+
+    case = "case"  # the submitter's status page of one case
+    written_views = "written_views"  # a member's written views on a meeting's items
+
+
+class AccessLink(SQLModel, table=True):
+    """A private link sent in a message: only the SHA-256 of its token is stored.
+
+    A case's first link is `Case.access_token_hash`; every later message to the submitter
+    carries a fresh link of its own here, so no token ever has to be kept readable.
+    """
+
+    __tablename__ = "access_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    purpose: AccessPurpose = Field(sa_type=_enum(AccessPurpose))
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class Attendance(SQLModel, table=True):
+    """Whether a member (or an adjunct guest, who has no member row) was at a meeting.
+
+    Guests are named in `guest_name` with their organisation and function as free text;
+    they never count towards quorum.
+    """
+
+    __tablename__ = "attendances"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    guest_name: str = Field(default="", max_length=200)
+    guest_organisation: str = Field(default="", max_length=200)
+    guest_function: str = Field(default="", max_length=300)
+    present: bool = True
+    recorded_by: str = Field(default="", max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class WrittenView(SQLModel, table=True):
+    """A member's written views on an agenda item, sent before a meeting they will miss."""
+
+    __tablename__ = "written_views"
+    __table_args__ = (sa.UniqueConstraint("agenda_item_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agenda_item_id: int = Field(foreign_key="agenda_items.id", index=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    text: str
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Outcome(StrEnum):
+    """How an agenda item ended."""
+
+    decided = "decided"
+    noted = "noted"  # information laid to the minutes
+    referred_back = "referred_back"
+    deferred = "deferred"  # to a named later meeting
+    escalated = "escalated"  # the group could not agree; see the follow-up
+
+
+class QuorumChoice(StrEnum):
+    """What the secretary chose for a decision item while the meeting was not quorate."""
+
+    quorate = "quorate"  # the meeting was quorate: no choice needed
+    without_quorum = "without_quorum"  # decided, and the lack of quorum is recorded
+
+
+class Decision(SQLModel, table=True):
+    """The record of one agenda item at its meeting, which becomes a § of the minutes.
+
+    `clauses` are the "att"-clauses without the leading "att"; `text` is the paragraph's
+    body, which the secretary may edit until the minutes are final; `recipients` are the
+    people and bodies the paragraph goes to ("Protokollet ska skickas till"), each
+    {"name", "address"} with an optional e-mail or Apprise address.
+    """
+
+    __tablename__ = "decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agenda_item_id: int = Field(foreign_key="agenda_items.id", unique=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    outcome: Outcome = Field(sa_type=_enum(Outcome))
+    clauses: list[str] = Field(default_factory=list, sa_type=JSON)
+    text: str = ""
+    recipients: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    deferred_to_meeting_id: int | None = Field(default=None, foreign_key="meetings.id")
+    quorum: QuorumChoice = Field(default=QuorumChoice.quorate, sa_type=_enum(QuorumChoice))
+    recorded_by: str = Field(default="", max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class AssignmentStatus(StrEnum):
+    open = "open"
+    done = "done"
+
+
+class Assignment(SQLModel, table=True):
+    """An uppdrag given by a decision: an owner and a date or a meeting to report back at."""
+
+    __tablename__ = "assignments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decisions.id", index=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    description: str
+    owner_name: str = Field(max_length=200)
+    owner_member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    owner_address: str = Field(default="", max_length=500)
+    due_date: dt.date | None = Field(default=None, index=True)
+    due_meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
+    status: AssignmentStatus = Field(
+        default=AssignmentStatus.open, sa_type=_enum(AssignmentStatus), index=True
+    )
+    report: str = ""
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Minutes(SQLModel, table=True):
+    """One version of a meeting's minutes (protokoll).
+
+    A draft is assembled from the meeting whenever it is shown; finalising freezes it as
+    `content` (the whole document as JSON) with its § numbers. A later version keeps the
+    numbers, says why in `reason`, and leaves the earlier version as it was.
+    """
+
+    __tablename__ = "minutes"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    version: int = 1
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    first_paragraph: int
+    last_paragraph: int
+    reason: str = ""
+    finalised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    finalised_by: str = Field(default="", max_length=200)
+    # Approved (justerat), at the next meeting or by the chair's signature.
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    approved_by: str = Field(default="", max_length=200)
+    approved_at_meeting_id: int | None = Field(default=None, foreign_key="meetings.id")
+
+
+class ParagraphCounter(SQLModel, table=True):
+    """The last § a group handed out in a year; § numbers are never reused."""
+
+    __tablename__ = "paragraph_counters"
+
+    group_id: int = Field(primary_key=True, foreign_key="groups.id")
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
