@@ -22,6 +22,7 @@ from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
+from casework.web.minutes_pages import router as minutes_router
 
 log = logging.getLogger("samverkan.web")
 STATIC = Path(__file__).with_name("static")
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
+    app.include_router(minutes_router)
     app.add_middleware(SecurityHeaders)
     return app
 
