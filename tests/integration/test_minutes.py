@@ -58,6 +58,7 @@ from casework.model import (
     AuditEvent,
     Case,
     Decision,
+    Meeting,
     Minutes,
     Notification,
     Outcome,
@@ -531,3 +532,32 @@ def test_final_minutes_are_frozen_and_a_new_version_keeps_the_old(
         ).all()
         assert event.note == "Texten i § 54 saknades"
         assert event.after is not None and event.after["changed"] == [str(world.items[54])]
+
+
+def test_a_finalising_that_fails_late_changes_nothing(
+    seeded_engine: Engine, tmp_path: Path
+) -> None:
+    """A deferral onto a meeting whose agenda is sent is refused after the numbers are
+    reserved and cases moved: the whole finalising rolls back."""
+    world = build(seeded_engine)
+    with unit_of_work(seeded_engine) as session:
+        june = session.get(Meeting, world.june_id)
+        assert june is not None
+        june.agenda_sent_at = at(date(2023, 6, 9))
+        session.add(june)
+        decision = session.exec(
+            select(Decision).where(Decision.agenda_item_id == world.items[57])
+        ).one()
+        decision.outcome = Outcome.deferred
+        decision.deferred_to_meeting_id = world.june_id
+        session.add(decision)
+    with pytest.raises(agenda.AgendaError) as refused:
+        finalise_minutes(
+            seeded_engine, SECRETARY, world.meeting_id, data_dir=tmp_path, now=FINALISED
+        )
+    assert "redan skickad" in refused.value.message_sv
+    assert counter(seeded_engine, world.group_id, 2023) == 49
+    assert stored(seeded_engine, world.meeting_id) == []
+    assert set(case_states(seeded_engine, world.cases).values()) == {State.scheduled}
+    assert messages(seeded_engine, "case_outcome") == []
+    assert messages(seeded_engine, "minutes_paragraphs") == []
