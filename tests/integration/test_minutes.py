@@ -38,6 +38,7 @@ from minutes_world import (
 )
 from pypdf import PdfReader
 from sqlalchemy import Engine
+from sqlalchemy import text as sql
 from sqlmodel import col, select
 
 from casework import agenda, repository
@@ -52,6 +53,7 @@ from casework.minutes import (
     finalise_minutes,
     minutes_view,
     new_version,
+    next_paragraph_numbers,
 )
 from casework.minutes_pdf import render_minutes_pdf
 from casework.model import (
@@ -561,3 +563,49 @@ def test_a_finalising_that_fails_late_changes_nothing(
     assert set(case_states(seeded_engine, world.cases).values()) == {State.scheduled}
     assert messages(seeded_engine, "case_outcome") == []
     assert messages(seeded_engine, "minutes_paragraphs") == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_finalising_waits_for_numbers_reserved_by_another(
+    seeded_engine: Engine, tmp_path: Path
+) -> None:
+    """While one transaction holds reserved § numbers, a finalising of another meeting of
+    the group waits for it (PostgreSQL reports it as blocked by that transaction), and
+    then continues after those numbers."""
+    (meeting,) = make_meetings(seeded_engine, date(2026, 2, 6))
+    decide_all(seeded_engine, meeting)
+    with unit_of_work(seeded_engine) as session:
+        group = repository.get_group(session, slug="lsvo")
+        assert group is not None and group.id is not None
+        group_id = group.id
+    failures: list[BaseException] = []
+
+    def finalise() -> None:
+        try:
+            finalise_minutes(
+                seeded_engine, SECRETARY, meeting, data_dir=tmp_path, now=at(date(2026, 2, 6), 15)
+            )
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    thread = threading.Thread(target=finalise)
+    with unit_of_work(seeded_engine) as holder:
+        held = next_paragraph_numbers(holder, group_id=group_id, year=2026, count=5)
+        pid = holder.execute(sql("SELECT pg_backend_pid()")).scalar_one()
+        thread.start()
+        blocked = sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+        )
+        with seeded_engine.connect() as watcher:
+            for _ in range(6000):  # a bound, so that a finalising stuck elsewhere fails
+                if watcher.execute(blocked, {"pid": pid}).scalar_one():
+                    break
+                assert thread.is_alive(), "the finalising did not wait for the held numbers"
+                thread.join(0.01)
+            else:
+                pytest.fail("the finalising was never blocked by the held numbers")
+    thread.join()
+    assert failures == []
+    assert list(held) == [1, 2, 3, 4, 5]
+    (row,) = stored(seeded_engine, meeting)
+    assert (row.first_paragraph, row.last_paragraph) == (6, 7)
