@@ -61,6 +61,7 @@ def minutes_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     view = _view(engine, meeting_id, version)
+    can_manage = agenda.may_manage(identity, view.group.slug)
     shown = (
         next((m for m in view.versions if m.version == version), None)
         if version is not None
@@ -76,7 +77,8 @@ def minutes_page(
             "meeting": view.meeting,
             "group": view.group,
             "heading_level": 2,
-            "can_manage": agenda.may_manage(identity, view.group.slug),
+            "edit_base": "" if view.is_final or not can_manage else f"/moten/{meeting_id}/punkt/",
+            "can_manage": can_manage,
             "missing": [] if view.is_final else view.document.unhandled(),
             "is_latest": shown is None or shown is view.latest,
             "local_time": local_time,

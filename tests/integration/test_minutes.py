@@ -598,7 +598,9 @@ def test_on_postgresql_a_finalising_waits_for_numbers_reserved_by_another(
         )
         with seeded_engine.connect() as watcher:
             for _ in range(6000):  # a bound, so that a finalising stuck elsewhere fails
-                if watcher.execute(blocked, {"pid": pid}).scalar_one():
+                waiting = watcher.execute(blocked, {"pid": pid}).scalar_one()
+                watcher.rollback()  # pg_stat_activity is a snapshot per transaction
+                if waiting:
                     break
                 assert thread.is_alive(), "the finalising did not wait for the held numbers"
                 thread.join(0.01)

@@ -55,6 +55,7 @@ def test_the_draft_lists_what_is_missing_and_finalising_waits_for_it(
     assert "Utkast" in page.text and "Fastställ protokollet" in page.text
     assert f'href="/moten/{world.meeting_id}/punkt/{world.items[56]}"' in page.text
     assert "Inget beslut är registrerat" in page.text
+    assert page.text.count("Ändra text och beslut<") == 15  # a link at every item
     assert "Paragraferna numreras när protokollet fastställs." in page.text
 
     refused = post(client, f"/moten/{world.meeting_id}/protokoll/faststall")
@@ -70,6 +71,7 @@ def test_the_draft_lists_what_is_missing_and_finalising_waits_for_it(
     assert "Protokollet är fastställt och skickat till mottagarna." in final.text
     assert "Inte justerat än" in final.text
     assert "Version 1" in final.text and "§50 - §60" in final.text
+    assert "Ändra text och beslut<" not in final.text  # frozen: a new version instead
     assert f'action="/moten/{world.meeting_id}/protokoll/faststall"' not in final.text
     (row,) = versions(seeded_engine, world.meeting_id)
     assert row.finalised_by == secretary.email
