@@ -4,12 +4,14 @@ page, and only that case's; an expired link says so in Swedish. SQLite and Postg
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import col, select
+from sweep_world import add_case, add_meeting, build_world, place_on_agenda
 
 import rules
 from casework import access, agenda, repository, services
@@ -26,6 +28,8 @@ from casework.model import (
     Notification,
     StaffRole,
 )
+from casework.settings import Settings
+from casework.sweep import EventKind, SweepConfig, sweep
 
 RULES = rules.load_rules()
 DESTINATIONS = list(RULES.destinations)
@@ -202,3 +206,33 @@ def test_a_written_views_link_does_not_open_a_case(
     token = url.rsplit("/", 1)[1]
     assert client.get(f"/s/{token}").status_code == 404
     assert client.get(f"/synpunkter/{token}").status_code == 200
+
+
+@pytest.fixture
+def world_client(migrated_engine: Engine, web_settings: Settings) -> Iterator[TestClient]:
+    from casework.web.app import create_app
+
+    build_world(migrated_engine)
+    app = create_app(engine=migrated_engine, settings=web_settings)
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client
+
+
+def test_the_documents_reminder_gives_the_submitter_alone_a_case_link(
+    migrated_engine: Engine, world_client: TestClient
+) -> None:
+    engine = migrated_engine
+    with unit_of_work(engine, write=False) as session:
+        group = repository.get_group(session, slug="lsvo")
+        assert group is not None and group.id is not None
+    may = add_meeting(engine, group.id, date(2023, 5, 12))
+    case_id = add_case(engine, "Saknar underlag", presenter="Bo Berg")
+    place_on_agenda(engine, may, case_id, 1)
+    sweep(engine, at(date(2023, 4, 26)), SweepConfig(), kinds=[EventKind.submission_reminder])
+    by_address = {m.recipient_address: m for m in messages(engine, case_id)}
+    assert set(by_address) == {"anna@example.se", "bo@example.se"}
+    page = world_client.get(link_path(by_address["anna@example.se"]))
+    assert page.status_code == 200 and "Saknar underlag" in page.text
+    # The presenter is a member, not the submitter: no key to the submitter's page.
+    assert "/s/" not in by_address["bo@example.se"].body_text
+    assert "Ärendesystemet:" in by_address["bo@example.se"].body_text
