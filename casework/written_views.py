@@ -35,7 +35,7 @@ from casework.personnummer import find_identity_numbers, mask
 MAX_TEXT = 10_000
 
 IDENTITY_NUMBER = (
-    "Texten verkar innehålla ett personnummer ({number}). Skriv om ärendet utan "
+    "Texten verkar innehålla ett personnummer ({number}). Skriv synpunkten utan "
     "personuppgifter om enskilda personer."
 )
 TOO_LONG = f"Skriv högst {MAX_TEXT:,} tecken.".replace(",", "\u00a0")
