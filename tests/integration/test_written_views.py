@@ -175,6 +175,10 @@ def test_a_member_saves_and_updates_views_that_show_on_the_agenda_page(
     assert "Vi stöder förslaget med ändringar." in text
     # The views stand under their own item, before the next one.
     assert text.index("Trygg utskrivning") < text.index("Nej.") < text.index("Psykiatrisk vård")
+    # The case's audit trail names the change.
+    case_page = client.get(f"/arenden/{events[1].case_id}")
+    assert case_page.status_code == 200
+    assert "Skriftliga synpunkter lämnade" in case_page.text
 
     # Emptying a box removes the view.
     post(client, path, **{f"punkt-{first}": ""})
