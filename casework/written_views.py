@@ -26,6 +26,7 @@ from casework.model import (
     AgendaItem,
     Meeting,
     Member,
+    Minutes,
     Organisation,
     WrittenView,
     utcnow,
@@ -41,13 +42,31 @@ IDENTITY_NUMBER = (
 TOO_LONG = f"Skriv högst {MAX_TEXT:,} tecken.".replace(",", "\u00a0")
 
 
-class WrittenViewsClosed(CaseworkError):
-    """The meeting day is over: no more views through this link."""
+AFTER_THE_MEETING = (
+    "Mötet har redan hållits, så det går inte längre att lämna skriftliga synpunkter. "
+    "Kontakta gruppens sekreterare om du har frågor."
+)
+MINUTES_FINAL = (
+    "Protokollet från mötet är fastställt, så det går inte längre att lämna skriftliga "
+    "synpunkter. Kontakta gruppens sekreterare om du har frågor."
+)
 
-    message_sv = (
-        "Mötet har redan hållits, så det går inte längre att lämna skriftliga synpunkter. "
-        "Kontakta gruppens sekreterare om du har frågor."
-    )
+
+class WrittenViewsClosed(CaseworkError):
+    """No more views through this link: the meeting day is over, or the minutes are final.
+    `message_sv` says which, in Swedish."""
+
+    def __init__(self, message: str, message_sv: str = AFTER_THE_MEETING) -> None:
+        self.message_sv = message_sv
+        super().__init__(message)
+
+
+def closed_reason(session: Session, meeting: Meeting, now: datetime) -> str | None:
+    """Why views can no longer be left on `meeting` (Swedish), or None while they can."""
+    if local_date(now) > meeting.date:
+        return AFTER_THE_MEETING
+    finalised = session.exec(select(Minutes.id).where(Minutes.meeting_id == meeting.id)).first()
+    return MINUTES_FINAL if finalised is not None else None
 
 
 class WrittenViewsInvalid(CaseworkError, ValueError):
@@ -83,7 +102,8 @@ class ViewsForm:
     member: Member
     items: list[ItemToViewOn]
     texts: dict[int, str]
-    open: bool
+    # Why no more views can be left (Swedish), or "" while they can.
+    closed: str
 
 
 def _items(lines: list[Line]) -> list[ItemToViewOn]:
@@ -124,7 +144,7 @@ def open_form(engine: Engine, token: str, *, now: datetime | None = None) -> Vie
             member=member,
             items=_items(read.lines),
             texts=_own_texts(session, link.meeting_id, member.id),
-            open=local_date(now) <= read.meeting.date,
+            closed=closed_reason(session, read.meeting, now) or "",
         )
 
 
@@ -153,8 +173,9 @@ def save_views(
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
             raise access.LinkNotFound("the meeting is gone")
-        if local_date(now) > meeting.date:
-            raise WrittenViewsClosed("the meeting day is over")
+        closed = closed_reason(session, meeting, now)
+        if closed is not None:
+            raise WrittenViewsClosed("no more written views on this meeting", closed)
         if errors:
             raise WrittenViewsInvalid(errors)
         items = {

@@ -24,8 +24,10 @@ NOT_FOUND = (
 
 
 def _refused(exc: Exception) -> PageError:
-    if isinstance(exc, access.LinkExpired | written_views.WrittenViewsClosed):
-        return PageError(410, written_views.WrittenViewsClosed.message_sv)
+    if isinstance(exc, written_views.WrittenViewsClosed):
+        return PageError(410, exc.message_sv)
+    if isinstance(exc, access.LinkExpired):
+        return PageError(410, written_views.AFTER_THE_MEETING)
     return PageError(404, NOT_FOUND)
 
 
@@ -65,8 +67,8 @@ def _open(engine: EngineDep, token: str) -> written_views.ViewsForm:
 def show(request: Request, token: str, engine: EngineDep, sparat: str = "") -> Response:
     """The meeting's items, each with the member's view so far."""
     form = _open(engine, token)
-    if not form.open:
-        raise PageError(410, written_views.WrittenViewsClosed.message_sv)
+    if form.closed:
+        raise PageError(410, form.closed)
     return _page(request, form, saved=sparat == "1")
 
 

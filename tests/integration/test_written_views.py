@@ -35,6 +35,7 @@ from casework.model import (
     AgendaItem,
     AuditEvent,
     Member,
+    Minutes,
     WrittenView,
 )
 from casework.settings import Settings
@@ -269,3 +270,16 @@ def test_a_link_to_a_past_meeting_gives_a_swedish_page(world: World, client: Tes
         assert response.status_code == 410
         assert "Mötet har redan hållits" in response.text
     assert stored(world.engine) == set()
+
+
+def test_once_the_minutes_are_final_no_views_are_taken(world: World, client: TestClient) -> None:
+    meeting = sent_meeting(world)
+    path = views_link(world.engine, "Bo Berg")
+    item = f"punkt-{meeting.items['Trygg utskrivning']}"
+    assert post(client, path, **{item: "I tid."}).status_code == 303
+    with unit_of_work(world.engine) as session:
+        session.add(Minutes(meeting_id=meeting.id, first_paragraph=1, last_paragraph=3))
+    for response in (client.get(path), post(client, path, **{item: "För sent."})):
+        assert response.status_code == 410
+        assert "Protokollet från mötet är fastställt" in response.text
+    assert {text for _, _, text in stored(world.engine)} == {"I tid."}
