@@ -137,6 +137,11 @@ def _meeting_and_group(
     return meeting, group
 
 
+def group_of(session: Session, meeting_id: int) -> Group:
+    """The group holding a meeting; NotFound when there is no such meeting."""
+    return _meeting_and_group(session, meeting_id)[1]
+
+
 def _check_manage(identity: Identity, group: Group) -> None:
     if not agenda.may_manage(identity, group.slug):
         raise NotAllowed(
@@ -573,6 +578,18 @@ def _check_decision(
     if errors:
         raise InvalidInput(errors)
     return clauses, recipients
+
+
+def decision_errors(engine: Engine, meeting_id: int, data: DecisionInput) -> dict[str, str]:
+    """The problems `record_decision` would find in `data` (nothing is stored); a form
+    that found problems of its own shows these beside them."""
+    with unit_of_work(engine, write=False) as session:
+        meeting, group = _meeting_and_group(session, meeting_id)
+        try:
+            _check_decision(data, meeting, group, session)
+        except InvalidInput as exc:
+            return exc.errors
+        return {}
 
 
 def _item_of(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
