@@ -915,8 +915,10 @@ def approve_minutes(
 
     With `at_meeting_id`, at that later meeting of the group: its "Föregående
     sammanträdesprotokoll" item then gets the decision "att godkänna för <date> upprättat
-    sammanträdesprotokoll" (added to a decision already recorded there). Without, by the
-    group's secretary or chair signing. Refused when already approved.
+    sammanträdesprotokoll" (added to a decision already recorded there; when that meeting
+    is not quorate the decision records it, `QuorumChoice.without_quorum`, and it is
+    audited). Without, by the group's secretary or chair signing. Refused when already
+    approved, and for an earlier version.
     """
     now = now or utcnow()
     with unit_of_work(engine) as session:
@@ -977,6 +979,27 @@ def approve_minutes(
             elif clause not in decision.clauses:
                 decision.clauses = [*decision.clauses, clause]
                 decision.outcome = Outcome.decided
+            # Minutes are approved also at a meeting that is not quorate (as LSVO did on
+            # 2021-06-04); the lack of quorum is then recorded on the decision.
+            status = quorum(
+                group.quorum_rule, seats_of(session, group), present_ids(session, at_meeting_id)
+            )
+            if not status.quorate:
+                decision.quorum = QuorumChoice.without_quorum
+                repository.add_audit_event(
+                    session,
+                    case_id=None,
+                    actor=identity.email,
+                    action="decided_without_quorum",
+                    after={
+                        "meeting_id": at_meeting_id,
+                        "item": item.id,
+                        "quorum": status.as_dict(),
+                    },
+                    note="Protokollet justerades trots att mötet inte var beslutsmässigt: "
+                    + "; ".join(status.explanations),
+                    at=now,
+                )
             decision.recorded_by = identity.email[:200]
             decision.recorded_at = now
             session.add(decision)

@@ -124,6 +124,12 @@ def show_run(
     return run_page(request, engine, identity, meeting_id, done=klart)
 
 
+@router.get("/moten/{meeting_id}/narvaro")
+def attendance_anchor(meeting_id: int, identity: RunStaff) -> Response:
+    """The attendance list is on the sitting page."""
+    return RedirectResponse(f"/moten/{meeting_id}/sammantrade#narvaro-rubrik", status_code=303)
+
+
 @router.get("/moten/{meeting_id}/narvaro/beslutsmassighet")
 def quorum_fragment(
     request: Request,

@@ -485,6 +485,10 @@ def test_the_next_meeting_gives_feedback_and_approves_the_minutes(
         ).one()
     assert decision.outcome == Outcome.decided
     assert decision.clauses == ["godkänna för 2021-06-04 upprättat sammanträdesprotokoll"]
+    # Nobody was marked present in September: the approval records the lack of quorum.
+    assert decision.quorum == QuorumChoice.without_quorum
+    [lacking] = events(seeded_engine, "decided_without_quorum")
+    assert lacking.note.startswith("Protokollet justerades trots att mötet inte var")
     with pytest.raises(MeetingRunError) as twice:
         meeting_run.approve_minutes(seeded_engine, SECRETARY, minutes_id, at_meeting_id=None)
     assert twice.value.message_sv == "Protokollet är redan justerat."
