@@ -828,8 +828,15 @@ def previous_minutes(session: Session, meeting_id: int) -> PreviousMinutes | Non
         .join(Decision, col(Decision.id) == col(Assignment.decision_id))
         .join(AgendaItem, col(AgendaItem.id) == col(Decision.agenda_item_id))
         .where(Decision.meeting_id == earlier.id)
-        .order_by(col(AgendaItem.section), col(AgendaItem.position), col(Assignment.id))
     ).all()
+    tasks = sorted(
+        tasks,
+        key=lambda row: (
+            agenda.SECTION_ORDER.index(row[1].section),
+            row[1].position,
+            row[0].id or 0,
+        ),
+    )
     own_item = session.exec(
         select(AgendaItem).where(
             AgendaItem.meeting_id == meeting_id,

@@ -35,6 +35,7 @@ from casework.model import (
     Minutes,
     Outcome,
     QuorumChoice,
+    QuorumRule,
     StaffRole,
 )
 
@@ -508,3 +509,64 @@ def test_minutes_are_signed_by_the_secretary_or_the_chair(
         meeting_run.approve_minutes(seeded_engine, BEREDNING, latest, at_meeting_id=None)
     signed = meeting_run.approve_minutes(seeded_engine, SECRETARY, latest, at_meeting_id=None)
     assert signed.approved_at is not None and signed.approved_at_meeting_id is None
+
+
+def test_the_group_setting_counts_each_organisation(
+    seeded_engine: Engine, world: dict[str, int]
+) -> None:
+    with unit_of_work(seeded_engine) as session:
+        group = repository.get_group(session, slug="lsvo")
+        assert group is not None
+        group.quorum_rule = QuorumRule.per_organisation
+        session.add(group)
+    status = lsvo_2021_06_04(seeded_engine, world)
+    assert status.sides[0].key == "region-blekinge"
+    assert {s.key for s in status.sides if not s.quorate} == {
+        "karlshamn",
+        "karlskrona",
+        "olofstrom",
+        "solvesborg",
+    }
+    assert "Karlskrona kommun: 2 av 4 närvarande, minst 3 behövs" in status.explanations
+
+
+def test_feedback_and_guests_are_checked(seeded_engine: Engine, world: dict[str, int]) -> None:
+    everyone(seeded_engine, world, "june")
+    item_id = item(seeded_engine, world["june"], "Samsjuklighet")
+    meeting_run.record_decision(
+        seeded_engine,
+        SECRETARY,
+        world["june"],
+        item_id,
+        decided(
+            "ge Carina Andersson i uppdrag att boka lokal",
+            assignments=[AssignmentInput("Boka lokal", "Carina Andersson", due_date=SEPT_3)],
+        ),
+    )
+    with unit_of_work(seeded_engine) as session:
+        task_id = session.exec(select(Assignment.id)).one()
+    assert task_id is not None
+    with pytest.raises(meeting_run.NotFound):
+        meeting_run.record_feedback(
+            seeded_engine, SECRETARY, world["sept"], 99_999, report="", done=True
+        )
+    with pytest.raises(NotAllowed):
+        meeting_run.record_feedback(
+            seeded_engine, ALDRE_CHAIR, world["sept"], task_id, report="Klart", done=True
+        )
+    finalise(seeded_engine, world["sept"])
+    with pytest.raises(MinutesFinal):
+        meeting_run.record_feedback(
+            seeded_engine, SECRETARY, world["sept"], task_id, report="Klart", done=True
+        )
+    with pytest.raises(meeting_run.NotFound):
+        meeting_run.remove_guest(seeded_engine, SECRETARY, world["june"], 99_999)
+    june_minutes = finalise(seeded_engine, world["june"])
+    with pytest.raises(MeetingRunError) as elsewhere:
+        meeting_run.approve_minutes(
+            seeded_engine, BEREDNING, june_minutes, at_meeting_id=world["aldre"]
+        )
+    assert "senare möte med LSVO" in elsewhere.value.message_sv
+    with unit_of_work(seeded_engine) as session:
+        minutes = session.get(Minutes, june_minutes)
+        assert minutes is not None and minutes.approved_at is None
