@@ -253,6 +253,7 @@ class MeetingRun:
     items: list[ItemRecord]
     frozen: bool
     minutes: Minutes | None  # the latest version, if any
+    built: bool  # the opening items are stored (they are once attendance is saved)
 
 
 def _flat_lines(lines: Sequence[agenda.Line]) -> list[agenda.Line]:
@@ -288,7 +289,8 @@ def load_run(engine: Engine, meeting_id: int) -> MeetingRun:
         present = {a.member_id for a in attendance if a.member_id is not None and a.present}
         absent = {a.member_id for a in attendance if a.member_id is not None and not a.present}
         decisions = decisions_of(session, meeting_id)
-        lines = _flat_lines(agenda.agenda_of(session, meeting_id).lines)
+        read = agenda.agenda_of(session, meeting_id)
+        lines = _flat_lines(read.lines)
         return MeetingRun(
             meeting=meeting,
             group=group,
@@ -300,6 +302,7 @@ def load_run(engine: Engine, meeting_id: int) -> MeetingRun:
             items=[ItemRecord(line, decisions.get(line.item_id or 0)) for line in lines],
             frozen=has_minutes(session, meeting_id),
             minutes=latest_minutes(session, meeting_id),
+            built=read.built,
         )
 
 

@@ -115,6 +115,9 @@ def test_the_meeting_page_links_to_the_sitting(
     assert "Mats Wennstig (sekreterare, räknas inte)" in body
     assert "Regionen: 0 av 6 närvarande, minst 4 behövs" in body
     assert 'id="narvaro"' in sitting.text and "meeting_run.js" in sitting.text
+    assert "visas här när närvaron har sparats första gången" in body
+    assert signed_in.get("/static/meeting_run.js").status_code == 200
+    assert signed_in.get("/moten/99999/sammantrade").status_code == 404
 
 
 def test_attendance_of_2021_06_04_shows_the_municipalities_short(
@@ -134,6 +137,8 @@ def test_attendance_of_2021_06_04_shows_the_municipalities_short(
         assert sum(not r.present for r in rows) == 8  # the 7 absent and the secretary
     # The openings are stored, so each item links to its decision form.
     openings = item_id(seeded_engine, world["june"], "Föregående sammanträdesprotokoll")
+    # An item of another meeting is not found under this one.
+    assert signed_in.get(f"/moten/{world['may']}/punkt/{openings}").status_code == 404
     assert (
         f"/moten/{world['june']}/punkt/{openings}"
         in signed_in.get(f"/moten/{world['june']}/sammantrade").text
