@@ -320,13 +320,15 @@ class DecisionValues:
 
 def _stored_values(form: meeting_run.DecisionForm) -> DecisionValues:
     decision = form.decision
+    # The feedback on the previous minutes' assignments starts the item's text until the
+    # secretary has written one.
+    feedback = form.previous.feedback_text() if form.previous else ""
     if decision is None:
-        text = form.previous.feedback_text() if form.previous else ""
-        return DecisionValues(text=text)
+        return DecisionValues(text=feedback)
     return DecisionValues(
         outcome=decision.outcome.value,
         clauses=list(decision.clauses),
-        text=decision.text,
+        text=decision.text or feedback,
         recipients=[
             {"name": r.get("name", ""), "address": r.get("address", "")}
             for r in decision.recipients

@@ -394,6 +394,10 @@ def test_previous_minutes_feedback_and_approval_at_the_next_meeting(
         assert session.get(Assignment, task.id).status == AssignmentStatus.done  # type: ignore[union-attr]
         decision = meeting_run.decisions_of(session, world["sept"])[previous_item]
     assert decision.clauses == ["godkänna för 2021-06-04 upprättat sammanträdesprotokoll"]
+    # After the approval the form still offers the feedback as the item's text.
+    after = signed_in.get(path)
+    assert "Återkoppling protokoll 2021-06-04:\nSamsjuklighet: Planen är klar." in after.text
+    assert 'value="godkänna för 2021-06-04 upprättat sammanträdesprotokoll"' in after.text
 
 
 def test_the_secretary_signs_the_minutes_on_the_sitting_page(
