@@ -21,6 +21,7 @@ import rules
 from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
 from casework.web import written_views as written_views_pages
+from casework.web import meeting_run as meeting_run_pages
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
 
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
     app.include_router(written_views_pages.router)
+    app.include_router(meeting_run_pages.router)
     app.add_middleware(SecurityHeaders)
     return app
 
