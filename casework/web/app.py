@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import rules
 from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
-from casework.web import written_views as written_views_pages
 from casework.web import meeting_run as meeting_run_pages
+from casework.web import written_views as written_views_pages
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
 
