@@ -256,7 +256,18 @@ def serve(
 
     def run_web() -> None:
         typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
-        uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True)
+        from casework.logs import logging_config
+
+        uvicorn.run(
+            web_app,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+            log_config=logging_config(settings.log_format),
+            # The JSON log has its own access lines, by route template and with durations.
+            access_log=settings.log_format == "text",
+        )
 
     if not flows:
         run_web()
