@@ -84,11 +84,3 @@ def logging_config(log_format: LogFormat, *, level: str = "INFO") -> dict[str, A
             "uvicorn.access": {**handler, "level": "INFO"},
         },
     }
-
-
-def configure_logging(log_format: LogFormat) -> None:
-    """Set up logging for a process that is not served by uvicorn (commands, workers)."""
-    import logging.config
-
-    if log_format == "json":
-        logging.config.dictConfig(logging_config(log_format))
