@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlmodel import col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +39,7 @@ access_log = logging.getLogger("samverkan.access")
 # A route label for requests no route matched (a 404), so that scanners cannot create
 # a series for every path they try.
 UNMATCHED = "<unmatched>"
+QUERY_TIMEOUT_MS = 5000
 
 
 class Metrics:
@@ -93,6 +94,9 @@ class DatabaseCollector(Collector):
         by_column = col(Notification.status)
         due = (by_column == NotificationStatus.pending) & (col(Notification.not_before) <= now)
         with unit_of_work(engine, write=False) as session:
+            if engine.dialect.name == "postgresql":
+                # A scrape that cannot finish is better reported than left waiting.
+                session.execute(text(f"SET LOCAL statement_timeout = {QUERY_TIMEOUT_MS}"))
             cases = dict(
                 session.execute(select(col(Case.status), func.count()).group_by(col(Case.status)))
                 .tuples()
