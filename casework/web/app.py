@@ -21,8 +21,8 @@ import rules
 from casework.metrics import Metrics, RequestMetrics
 from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
-from casework.web import written_views as written_views_pages
 from casework.web import meeting_run as meeting_run_pages
+from casework.web import written_views as written_views_pages
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
 from casework.web.ops import router as ops_router
