@@ -19,7 +19,17 @@ import rules
 from casework import demo, services
 from casework.bootstrap import open_database
 from casework.db import make_engine, migrate, unit_of_work
-from casework.model import Attendance, Case, CaseCreate, Member, Notification
+from casework.model import (
+    AgendaItem,
+    Attendance,
+    Case,
+    CaseCreate,
+    Decision,
+    Member,
+    Minutes,
+    Notification,
+    Outcome,
+)
 from casework.outbox import stored_attachment
 from casework.settings import Settings
 from casework.transfer import FORMAT
@@ -78,6 +88,29 @@ def populated(tmp_path: Path) -> tuple[str, Path]:
             meeting_id = session.execute(select(func.min(Case.meeting_id))).scalar()
             assert meeting_id is not None, "the demo places cases on a meeting"
             session.add(Attendance(meeting_id=meeting_id, member_id=member.id, present=False))
+            item = (
+                session.execute(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id))
+                .scalars()
+                .first()
+            )
+            assert item is not None and item.id is not None
+            session.add(
+                Decision(
+                    agenda_item_id=item.id,
+                    meeting_id=meeting_id,
+                    outcome=Outcome.decided,
+                    clauses=["godkänna underlaget", "återrapportera till LSVO"],
+                    recipients=[{"name": "Åsa Öberg", "address": "asa@example.se"}],
+                )
+            )
+            session.add(
+                Minutes(
+                    meeting_id=meeting_id,
+                    content={"paragraphs": [{"number": 1, "title": "Mötets öppnande"}]},
+                    first_paragraph=1,
+                    last_paragraph=1,
+                )
+            )
             session.add(
                 Notification(
                     kind="agenda",
@@ -120,6 +153,8 @@ def test_export_import_export_gives_the_same_document_and_new_cases_go_on(
     assert len(first["files"]) == 3  # two attachments and the message's PDF
     assert first["tables"]["notifications"][-1]["not_before"] == "2026-03-02T08:00:00+00:00"
     assert len(first["tables"]["attendances"]) == 1
+    assert first["tables"]["decisions"][0]["clauses"][0] == "godkänna underlaget"
+    assert first["tables"]["minutes"][0]["content"]["paragraphs"][0]["number"] == 1
     assert first["tables"]["meetings"] and first["tables"]["agenda_items"]
 
     target_dir = tmp_path / "target"
