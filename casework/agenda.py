@@ -45,7 +45,7 @@ from casework.model import (
     kinds_from_marks,
     utcnow,
 )
-from casework.outbox import Recipient, enqueue
+from casework.outbox import tell_submitter
 from casework.services import SAMVERKANSGRUPP_OF, CaseNotFound
 from rules.facts import kind_marks
 
@@ -688,21 +688,17 @@ def schedule_case(
             note=reason,
             at=now,
         )
-        context = {
-            "case": case,
-            "meeting": meeting,
-            "group_name": group.name,
-            "missed": missed,
-            "deadline": submission_due(missed, rule) if missed else None,
-        }
-        enqueue(
+        tell_submitter(
             session,
-            kind="case_moved_late" if late else "case_scheduled",
-            recipients=[Recipient(case.submitter_name, case.submitter_email)],
-            context=context,
-            case_id=case.id,
+            case,
+            "case_moved_late" if late else "case_scheduled",
+            at=now,
             meeting_id=meeting.id,
             event_key=f"schedule:{case.id}:{meeting.id}:{now.isoformat()}",
+            meeting=meeting,
+            group_name=group.name,
+            missed=missed,
+            deadline=submission_due(missed, rule) if missed else None,
         )
         session.flush()
         return Scheduled(case, meeting, late, override, information_on)

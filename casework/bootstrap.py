@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from casework.db import make_engine, migrate, unit_of_work
+from casework.db import lock_schema, make_engine, migrate, unit_of_work
 from casework.seed import seed
 
 
@@ -13,5 +13,7 @@ def open_database(url: str | None = None) -> Engine:
     engine = make_engine(url)
     migrate(engine)
     with unit_of_work(engine) as session:
+        # Processes starting together would otherwise each add the missing seed rows.
+        lock_schema(session)
         seed(session)
     return engine

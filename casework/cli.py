@@ -256,7 +256,18 @@ def serve(
 
     def run_web() -> None:
         typer.echo(f"samverkan: serving on {address}/  (API docs: {address}/docs)")
-        uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True)
+        from casework.logs import logging_config
+
+        uvicorn.run(
+            web_app,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+            log_config=logging_config(settings.log_format),
+            # The JSON log has its own access lines, by route template and with durations.
+            access_log=settings.log_format == "text",
+        )
 
     if not flows:
         run_web()
@@ -381,6 +392,70 @@ def users_token(
     finally:
         engine.dispose()
     typer.echo(token)
+
+
+@app.command("export")
+def export_command(
+    file: Annotated[Path, typer.Argument(help="The JSON file to write; '-' for standard output.")],
+) -> None:
+    """Write all data (every table, and the attachments' files) to FILE as JSON."""
+    from casework.db import make_engine
+    from casework.transfer import TransferError, export_data
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        document = export_data(engine, settings.data_dir, _progress)
+    except TransferError as exc:
+        fail(str(exc), code=1)
+    finally:
+        engine.dispose()
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if str(file) == "-":
+        sys.stdout.write(text)
+        return
+    partial = file.with_name(f".{file.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(file)
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror}", code=1)
+    typer.echo(f"samverkan: exported to {file}", err=True)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `samverkan export`.")],
+) -> None:
+    """Load FILE into a new, empty database (migrating it first), in one transaction."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from casework.db import make_engine, migrate
+    from casework.transfer import TransferError, import_data
+
+    settings = get_settings()
+    try:
+        document = json.loads(file.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", code=1)
+    except ValueError as exc:
+        fail(f"{file} is not JSON: {exc}", code=1)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        counts = import_data(engine, document, settings.data_dir, _progress)
+    except TransferError as exc:
+        fail(str(exc), code=1)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"the import was rolled back; the database refused a row: {reason}", code=1)
+    finally:
+        engine.dispose()
+    typer.echo(f"samverkan: imported {sum(counts.values())} rows from {file}", err=True)
+
+
+def _progress(line: str) -> None:
+    typer.echo(f"samverkan: {line}", err=True)
 
 
 from casework import cli_meetings as cli_meetings  # noqa: E402  (adds `samverkan meetings`)

@@ -22,7 +22,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
@@ -37,6 +37,9 @@ READ_ONLY = "samverkan_read_only"
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = (
     weakref.WeakKeyDictionary()
 )
+# PostgreSQL advisory lock (first key; the second is the schema's hash) held while the
+# schema is migrated and seeded, so that processes starting together take turns.
+SCHEMA_LOCK_KEY = 0x5A3B_E4A1
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -130,12 +133,60 @@ def migrate(engine_or_url: Engine | str | URL | None = None, *, revision: str = 
     engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
     try:
         config = alembic_config()
-        with engine.connect() as connection:
+        with _sqlite_migration_lock(engine), engine.connect() as connection:
+            # On PostgreSQL the whole upgrade runs in one transaction holding the lock:
+            # a process that waited for it finds the schema at head and does nothing.
+            lock_schema(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+            connection.commit()
     finally:
         if own_engine:
             engine.dispose()
+
+
+def lock_schema(connection: Connection | Session) -> None:
+    """On PostgreSQL, wait for the schema's advisory lock, held until the transaction ends.
+
+    Migrations and seeding take it, so processes that start at the same time (several web
+    processes, workers, `samverkan db upgrade`) take turns. A lock per schema: installations
+    in different schemas of one database do not wait for each other. On SQLite a writing
+    transaction holds the file's write lock from its start (BEGIN IMMEDIATE) instead.
+    """
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:key, hashtext(coalesce(current_schema(), '')))"),
+        {"key": SCHEMA_LOCK_KEY},
+    )
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, an exclusive lock on `<file>.migrate-lock` for the migration.
+
+    Alembic commits each SQLite migration step on its own, so two processes could both
+    find a step missing; the lock file makes them take turns (the second one waits, then
+    finds nothing to do). An in-memory database is private to its process.
+    """
+    database = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
 def _read_only(engine: Engine) -> Engine:

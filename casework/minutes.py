@@ -561,6 +561,8 @@ def _change_cases(
             case,
             "case_outcome",
             at=now,
+            meeting_id=meeting.id,
+            event_key=f"minutes:{meeting.id}:case:{case.id}",
             item=item,
             paragraph_label=label,
             outcome=item.outcome.value,

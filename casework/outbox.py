@@ -7,7 +7,7 @@ in, so the message exists exactly when the change does. Delivery is someone else
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from casework import repository
+from casework.access import create_link
 from casework.calendar import next_working_moment
 from casework.db import unit_of_work
 from casework.files import store_file
 from casework.lifecycle import CaseworkError
-from casework.model import Case, Member, Notification, NotificationStatus, utcnow
+from casework.model import AccessPurpose, Case, Member, Notification, NotificationStatus, utcnow
 from casework.settings import get_settings
 from notifications.messages import render
 
@@ -93,6 +94,7 @@ def enqueue(
     event_key: str | None = None,
     not_before: datetime | None = None,
     attachments: Sequence[Mapping[str, str]] = (),
+    recipient_context: Callable[[Recipient], Mapping[str, Any]] | None = None,
 ) -> list[int]:
     """One outbox row per distinct address, rendered from the `kind` template; their ids.
 
@@ -100,6 +102,9 @@ def enqueue(
     unless the context gives it. Recipients without an address are skipped: they cannot
     be reached, and the caller decides whether that needs telling. The rows are written
     with one INSERT, in the caller's transaction.
+
+    `recipient_context`, when given, adds each recipient's own variables (a private
+    link, say); it is called only for the rows written.
     """
     settings = get_settings()
     if "public_url" not in context:
@@ -120,7 +125,8 @@ def enqueue(
         if chosen is not None and not chosen.wants(kind):
             continue
         digest = chosen is not None and chosen.digest and kind not in IMMEDIATE_KINDS
-        message = render(kind, {**context, "recipient": recipient})
+        own = recipient_context(recipient) if recipient_context is not None else {}
+        message = render(kind, {**context, **own, "recipient": recipient})
         rows.append(
             {
                 "kind": kind,
@@ -180,16 +186,44 @@ def stored_attachment(
 
 
 def tell_submitter(
-    session: Session, case: Case, kind: str, *, at: datetime, **context: Any
+    session: Session,
+    case: Case,
+    kind: str,
+    *,
+    at: datetime,
+    meeting_id: int | None = None,
+    event_key: str | None = None,
+    **context: Any,
 ) -> list[int]:
-    """A message about `case` to the person who submitted it."""
+    """A message about `case` to the person who submitted it.
+
+    Each message carries a fresh private link to the case's status page as `case_url`
+    (unless the context gives one, as the receipt does with the case's first link).
+    """
+
+    def own_link(_recipient: Recipient) -> dict[str, str]:
+        if "case_url" in context:
+            return {}
+        assert case.id is not None
+        url = create_link(
+            session,
+            AccessPurpose.case,
+            case_id=case.id,
+            public_url=context.get("public_url"),
+            now=at,
+        )
+        return {"case_url": url}
+
     return enqueue(
         session,
         kind=kind,
         recipients=[Recipient(case.submitter_name, case.submitter_email)],
         context={"case": case, **context},
         case_id=case.id,
+        meeting_id=meeting_id,
+        event_key=event_key,
         not_before=at,
+        recipient_context=own_link,
     )
 
 

@@ -17,11 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from casework import outbox, repository
+from casework.access import link_url
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
 from casework.files import store_file
 from casework.lifecycle import Action, CaseworkError, State, next_state
 from casework.model import (
+    AccessPurpose,
     Attachment,
     Case,
     CaseCreate,
@@ -249,6 +251,7 @@ def _store_submission(
             at=now,
             destination_name=_group_name(session, case.destination),
             access_token=access_token,
+            case_url=link_url(AccessPurpose.case, access_token),
         )
     return case
 

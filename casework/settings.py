@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     digest_hour: int = Field(default=7, ge=0, le=23)
     # Threads for the routes that block (database, files), per server process.
     worker_threads: int = Field(default=16, ge=1, le=1000)
+    # "json": one JSON object per log line (see casework.logs); "text" for a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # A bearer token that opens /metrics to clients other than the loopback address.
+    metrics_token: str = ""
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from casework import outbox, repository
+from casework import access, outbox, repository
 from casework import recipients as who
 from casework.calendar import (
     STOCKHOLM,
@@ -45,6 +45,7 @@ from casework.calendar import (
 from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.model import (
+    AccessPurpose,
     AgendaItem,
     AgendaSection,
     Attachment,
@@ -612,7 +613,8 @@ def _act(
         if presenter is not None:
             targets.append(presenter)
         context["case"] = case
-        return _send(session, kind, targets, context, event, not_before)
+        own = _submitter_link(session, case, config.public_url, now)
+        return _send(session, kind, targets, context, event, not_before, recipient_context=own)
     if kind is EventKind.submissions_closed:
         meeting.submissions_closed_at = now
         session.add(meeting)
@@ -629,7 +631,10 @@ def _act(
         assert meeting.id is not None
         group = batch.groups[meeting.group_id]
         files = [outbox.agenda_attachment(meeting.id, group.slug, meeting.date)]
-        return _send(session, kind, targets, context, event, not_before, files)
+        own = _written_views_link(session, meeting, config.public_url, now)
+        return _send(
+            session, kind, targets, context, event, not_before, files, recipient_context=own
+        )
     if kind is EventKind.agenda_not_approved:
         targets = batch.officers.get(meeting.group_id, [])
         return _send(session, kind, targets, context, event, not_before)
@@ -647,6 +652,8 @@ def _send(
     event: DueEvent,
     not_before: datetime,
     attachments: Sequence[dict[str, str]] = (),
+    *,
+    recipient_context: Callable[[Recipient], dict[str, str]] | None = None,
 ) -> int:
     if not targets:
         log.warning("%s: nobody to write to (no e-mail address on file)", event.key)
@@ -660,8 +667,52 @@ def _send(
         event_key=event.key,
         not_before=not_before,
         attachments=attachments,
+        recipient_context=recipient_context,
     )
     return len(rows)
+
+
+def _written_views_link(
+    session: Session, meeting: Meeting, public_url: str, now: datetime
+) -> Callable[[Recipient], dict[str, str]]:
+    """Each member's own link for written views on the meeting's items (one per member,
+    shared by their addresses), valid to the end of the meeting day."""
+    links: dict[int, str] = {}
+
+    def link(recipient: Recipient) -> dict[str, str]:
+        member_id = recipient.member_id
+        if member_id is None:
+            return {"written_views_url": ""}
+        if member_id not in links:
+            links[member_id] = access.create_link(
+                session,
+                AccessPurpose.written_views,
+                meeting_id=meeting.id,
+                member_id=member_id,
+                expires_at=access.end_of_day(meeting.date),
+                public_url=public_url,
+                now=now,
+            )
+        return {"written_views_url": links[member_id]}
+
+    return link
+
+
+def _submitter_link(
+    session: Session, case: Case, public_url: str, now: datetime
+) -> Callable[[Recipient], dict[str, str]]:
+    """The submitter's own fresh link to the case's status page; others get none."""
+
+    def link(recipient: Recipient) -> dict[str, str]:
+        if recipient.member_id is not None or recipient.address != case.submitter_email:
+            return {"case_url": ""}
+        assert case.id is not None
+        url = access.create_link(
+            session, AccessPurpose.case, case_id=case.id, public_url=public_url, now=now
+        )
+        return {"case_url": url}
+
+    return link
 
 
 def _audit(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from casework import agenda
+from casework import agenda, written_views
 from casework.accounts import Identity
 from casework.agenda_pdf import render_agenda_pdf
 from casework.lifecycle import STATE_LABELS, IllegalTransition
@@ -101,6 +101,7 @@ def show_meeting(
 @router.get("/moten/{meeting_id}/dagordning")
 def agenda_page(request: Request, meeting_id: int, engine: EngineDep, identity: Staff) -> Response:
     read = _load(engine, meeting_id)
+    views = written_views.load_views(engine, meeting_id)
     return render(
         request,
         "agenda.html",
@@ -108,6 +109,8 @@ def agenda_page(request: Request, meeting_id: int, engine: EngineDep, identity: 
             "agenda": read,
             "time_and_place": agenda.time_and_place(read.meeting),
             "can_manage": agenda.may_manage(identity, read.group.slug),
+            "views": views,
+            "view_senders": written_views.senders(views),
         },
     )
 

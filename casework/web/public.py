@@ -7,8 +7,6 @@ submitter has (the database holds its SHA-256). Every page works without JavaScr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Sequence
@@ -26,7 +24,7 @@ from sqlalchemy import Engine
 from starlette.datastructures import FormData, UploadFile
 
 import rules
-from casework import repository, services
+from casework import access, repository, services
 from casework.calendar import SWEDISH_MONTHS, long_date
 from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS, Action, State
@@ -678,22 +676,22 @@ EVENT_TEXTS: dict[str, str] = {
 }
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _case_for_token(engine: Engine, token: str) -> tuple[Case, list[Attachment], list[AuditEvent]]:
-    """The case behind a private link, or a 404 page."""
-    if not 20 <= len(token) <= 100:
-        raise _not_found()
-    token_hash = _token_hash(token)
+    """The case behind a private link (the receipt's or a later message's), or a 404 page;
+    a link whose time is over gives a page that says so."""
     with unit_of_work(engine, write=False) as session:
-        case = repository.get_case_by_access_token_hash(session, token_hash=token_hash)
-        if (
-            case is None
-            or case.id is None
-            or not hmac.compare_digest(case.access_token_hash or "", token_hash)
-        ):
+        try:
+            found = access.case_for_token(session, token)
+        except access.LinkNotFound:
+            raise _not_found() from None
+        except access.LinkExpired:
+            raise PageError(
+                410,
+                "Länken har slutat gälla. Använd länken i det senaste meddelandet om "
+                "ärendet, eller kontakta beredningsgruppen.",
+            ) from None
+        case = found.case
+        if case.id is None:
             raise _not_found()
         attachments = repository.list_attachments(session, case_id=case.id)
         events = repository.list_audit_events(session, case_id=case.id)

@@ -82,6 +82,7 @@ EVENT_LABELS = {
     "unschedule": "Borttaget från dagordningen",
     "agenda_reordered": "Dagordningens ordning ändrad",
     "agenda_item_removed": "Punkt borttagen från dagordningen",
+    "written_view": "Skriftliga synpunkter lämnade",
 }
 AUDIT_FIELD_LABELS = {
     "status": "Status",
@@ -96,6 +97,9 @@ AUDIT_FIELD_LABELS = {
     "override": "Undantag från sista dag för anmälan",
     "late": "Flyttat till ett senare möte",
     "information_meetings": "Som information på möten",
+    "agenda_item_id": "Punkt på dagordningen",
+    "member_id": "Ledamot",
+    "text": "Text",
 }
 # Which lifecycle action each triage action needs, to offer only what the status allows.
 TRIAGE_NEEDS: Mapping[str, tuple[Action, ...]] = {

@@ -39,7 +39,7 @@ def _withdrawn(engine: Engine, member: Member, title: str) -> list[Notification]
             session,
             kind="case_withdrawn",
             recipients=member_recipients(member),
-            context={"case": case, "note": ""},
+            context={"case": case, "note": "", "case_url": "https://samverkan.example.se/s/x"},
             not_before=MONDAY_MORNING,
         )
         query = select(Notification).where(col(Notification.id).in_(ids))

@@ -362,6 +362,9 @@ def test_finalising_moves_the_cases_and_tells_the_submitters(
     assert decided.recipient_address == "anna@example.se"
     assert "§ 53" in decided.body_text and "LSVO beslutar" in decided.body_text
     assert "att ställa sig bakom att i samverkan" in decided.body_text
+    assert "Följ ärendet här" in decided.body_text
+    assert re.search(r"^https?://\S+/s/\S+$", decided.body_text, flags=re.MULTILINE)
+    assert decided.meeting_id == world.meeting_id
     noted = by_case[world.cases[58]]
     assert "Informationen lades till protokollet" in noted.body_text
     with unit_of_work(seeded_engine) as session:
