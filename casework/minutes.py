@@ -55,11 +55,11 @@ from casework.model import (
     Outcome,
     QuorumChoice,
     Role,
-    WrittenView,
     utcnow,
 )
 from casework.services import apply_action
 from casework.settings import get_settings
+from casework.written_views import views_by_item
 
 __all__ = [
     "OUTCOME_LABELS",
@@ -222,22 +222,13 @@ def draft_minutes(session: Session, meeting_id: int) -> MinutesDocument:
         .order_by(col(Assignment.id))
     ).all():
         assignments.setdefault(a.decision_id, []).append(a)
-    views: dict[int, list[WrittenViewEntry]] = {}
-    item_ids = [
-        line.item_id
-        for top in read.lines
-        for line in (top, *top.sub_items)
-        if line.item_id is not None
-    ]
-    for view, name in session.exec(
-        select(WrittenView, Member.name)
-        .join(Member, col(Member.id) == col(WrittenView.member_id))
-        .where(col(WrittenView.agenda_item_id).in_(item_ids))
-        .order_by(col(WrittenView.submitted_at), col(WrittenView.id))
-    ).all():
-        views.setdefault(view.agenda_item_id, []).append(
-            WrittenViewEntry(member=name, text=view.text)
-        )
+    views = {
+        item_id: [
+            WrittenViewEntry(member=v.member_name, organisation=v.organisation, text=v.text)
+            for v in lines
+        ]
+        for item_id, lines in views_by_item(session, meeting_id).items()
+    }
     other_meeting_ids = {d.deferred_to_meeting_id for d in decisions.values()} | {
         a.due_meeting_id for rows in assignments.values() for a in rows
     }

@@ -52,6 +52,12 @@ class WrittenViewEntry(BaseModel):
 
     member: str
     text: str
+    organisation: str = ""
+
+    @property
+    def sender(self) -> str:
+        """ "Patrik Håkansson, Olofströms kommun"."""
+        return f"{self.member}, {self.organisation}" if self.organisation else self.member
 
 
 class AssignmentEntry(BaseModel):

@@ -39,7 +39,7 @@ class _MinutesPDF(DocumentPDF):
         if p.written_views:
             self.text_block("Skriftliga synpunkter", style="B", indent=indent)
             for view in p.written_views:
-                self.text_block(f"{view.member}:", style="I", indent=indent)
+                self.text_block(f"{view.sender}:", style="I", indent=indent)
                 self.body(view.text, indent=indent)
         if p.outcome is None:
             self.text_block(

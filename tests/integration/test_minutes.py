@@ -161,6 +161,7 @@ def test_the_draft_lists_the_meeting_without_numbers(seeded_engine: Engine) -> N
     assert [(p.name, p.organisation, p.function) for p in doc.adjuncts] == [GUEST]
     p53 = doc.paragraphs[3]
     assert [(v.member, v.text) for v in p53.written_views] == [WRITTEN_VIEW]
+    assert p53.written_views[0].sender == "Patrik Håkansson, Olofströms kommun"
     assert p53.recipients == [HELENE[0], IKF[0]]
     assert "@" not in doc.model_dump_json()  # addresses never go into the document
     (other,) = [p for p in doc.paragraphs if p.sub_items]
