@@ -144,9 +144,10 @@ def _clauses(clauses: list[str]) -> list[str]:
 def _people(
     session: Session, meeting: Meeting, group: Group
 ) -> tuple[list[Person], list[Person], list[Person], list[Person], list[Person]]:
-    """Present, absent, adjunct guests, secretary and chair of a meeting."""
+    """Present, absent, adjunct guests, secretary and chair of a meeting, in seating order
+    with the chair first. A member of the group with no attendance recorded is absent; the
+    secretary is listed as such, not among the members."""
     seats = repository.list_group_members(session, group_slug=group.slug)
-    role_of = {member.id: seat.role for member, seat, _ in seats}
     attendance = list(
         session.exec(
             select(Attendance)
@@ -154,46 +155,36 @@ def _people(
             .order_by(col(Attendance.id))
         ).all()
     )
-    member_ids = {a.member_id for a in attendance if a.member_id is not None}
-    members = {
-        m.id: m for m in session.exec(select(Member).where(col(Member.id).in_(member_ids))).all()
-    }
-    organisations = {o.id: o for o in repository.list_organisations(session)}
+    here = {a.member_id: a.present for a in attendance if a.member_id is not None}
     present: list[Person] = []
     absent: list[Person] = []
     adjuncts: list[Person] = []
-    recorded: set[int] = set()
-    for row in attendance:
-        if row.member_id is None:
-            if row.present and row.guest_name:
-                adjuncts.append(
-                    Person(
-                        name=row.guest_name,
-                        organisation=row.guest_organisation,
-                        function=row.guest_function,
-                    )
-                )
+    for member, seat, organisation in sorted(seats, key=lambda s: s[1].role != Role.chair):
+        if seat.role == Role.secretary:
             continue
-        member = members.get(row.member_id)
-        if member is None:
-            continue
-        recorded.add(row.member_id)
-        role = role_of.get(row.member_id)
-        if role == Role.secretary:
-            continue  # listed as the secretary
-        organisation = organisations.get(member.organisation_id)
-        if not row.present:
-            absent.append(_person(member, organisation))
-        elif role == Role.adjunct:
+        if not here.get(member.id or 0, False):
+            if seat.role != Role.adjunct:
+                absent.append(_person(member, organisation))
+        elif seat.role == Role.adjunct:
             adjuncts.append(_person(member, organisation))
-        elif role == Role.chair:
-            present.insert(0, _person(member, organisation, "Ordförande"))
         else:
-            present.append(_person(member, organisation))
-    for member, seat, organisation in seats:
-        if seat.role in (Role.secretary, Role.adjunct) or member.id in recorded:
-            continue
-        absent.append(_person(member, organisation))
+            role = "Ordförande" if seat.role == Role.chair else ""
+            present.append(_person(member, organisation, role))
+    seated = {member.id for member, _, _ in seats}
+    others = [a.member_id for a in attendance if a.present and a.member_id not in seated]
+    if others:  # present without a seat in the group: listed with the guests
+        organisations = {o.id: o for o in repository.list_organisations(session)}
+        for member in session.exec(select(Member).where(col(Member.id).in_(others))).all():
+            adjuncts.append(_person(member, organisations.get(member.organisation_id)))
+    for row in attendance:
+        if row.member_id is None and row.present and row.guest_name:
+            adjuncts.append(
+                Person(
+                    name=row.guest_name,
+                    organisation=row.guest_organisation,
+                    function=row.guest_function,
+                )
+            )
     secretary = [_person(m, o) for m, seat, o in seats if seat.role == Role.secretary]
     chair = [_person(m, o) for m, seat, o in seats if seat.role == Role.chair]
     return present, absent, adjuncts, secretary, chair
