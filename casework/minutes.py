@@ -126,7 +126,7 @@ def _meeting_label(meeting: Meeting | None, group_names: Mapping[int, str], home
         return ""
     if meeting.group_id == home:
         return f"mötet {meeting.date.isoformat()}"
-    return f"{group_names.get(meeting.group_id, '')}s möte {meeting.date.isoformat()}"
+    return f"mötet {meeting.date.isoformat()} i {group_names.get(meeting.group_id, '')}".strip()
 
 
 def _clauses(clauses: list[str]) -> list[str]:
@@ -717,10 +717,3 @@ def new_version(
             at=now,
         )
         return minutes
-
-
-def is_final(session: Session, meeting_id: int) -> bool:
-    """Whether a meeting's minutes are finalised (its attendance and decisions are frozen)."""
-    return (
-        session.exec(select(Minutes.id).where(Minutes.meeting_id == meeting_id)).first() is not None
-    )
