@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import rules
 from casework.settings import Settings, get_settings
 from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
+from casework.web import publication_pages as publication_pages
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
 
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
+    app.include_router(publication_pages.router)
     app.add_middleware(SecurityHeaders)
     return app
 
