@@ -708,6 +708,87 @@ def schedule_case(
         return Scheduled(case, meeting, late, override, information_on)
 
 
+def defer_case(
+    session: Session,
+    case: Case,
+    meeting_id: int,
+    *,
+    deferred_at: Meeting,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> Meeting:
+    """Place a case deferred (bordlagd) at `deferred_at` on a later meeting of its agenda
+    group, in the caller's transaction; its item on the held meeting stays, as the minutes
+    of that meeting tell of it. The submitter is told by the caller."""
+    meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+    home = agenda_group(case)
+    if group.slug != home:
+        raise AgendaError(
+            f"case {case.reference} goes on the agenda of {home}, not {group.slug}",
+            f"{case.reference} kan bara bordläggas till ett möte i {home_name(session, home)}.",
+        )
+    if meeting.date <= deferred_at.date:
+        raise AgendaError(
+            f"meeting {meeting.id} on {meeting.date} is not after {deferred_at.date}",
+            f"{case.reference} kan bara bordläggas till ett senare möte än "
+            f"{deferred_at.date.isoformat()}.",
+        )
+    if meeting.agenda_sent_at is not None:
+        raise AgendaError(
+            f"the agenda of meeting {meeting.id} has been sent",
+            f"Kallelsen till mötet {meeting.date.isoformat()} som {case.reference} bordläggs "
+            "till är redan skickad. Välj ett senare möte.",
+        )
+    target = next_state(case.status, Action.schedule)
+    assert meeting.id is not None and case.id is not None
+    _ensure_opening(session, meeting, group, actor)
+    item = session.exec(
+        select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id)
+    ).first()
+    if item is None:
+        item = AgendaItem(
+            meeting_id=meeting.id,
+            section=AgendaSection.case,
+            position=_next_position(session, meeting.id, AgendaSection.case),
+            case_id=case.id,
+            title=case.title,
+            kind=case.kind,
+            presenter=case.presenter,
+            proposed_decision=case.proposed_decision,
+            added_by=actor,
+            added_at=now,
+        )
+    else:  # it was there for information: it becomes the case's own item
+        item.for_information = False
+        item.kind = case.kind
+    session.add(item)
+    _clear_approval(session, meeting, actor, now, f"{case.reference} bordlades dit")
+    before = {"status": case.status.value, "meeting_id": case.meeting_id}
+    case.status = target
+    case.meeting_id = meeting.id
+    case.updated_at = now
+    session.add(case)
+    repository.add_audit_event(
+        session,
+        case_id=case.id,
+        actor=actor,
+        action=Action.schedule.value,
+        before=before,
+        after={
+            "status": case.status.value,
+            "meeting_id": meeting.id,
+            "meeting_date": meeting.date.isoformat(),
+            "group": group.slug,
+            "deferred_from": deferred_at.id,
+        },
+        note=reason,
+        at=now,
+    )
+    session.flush()
+    return meeting
+
+
 def home_name(session: Session, slug: str) -> str:
     group = repository.get_group(session, slug=slug)
     return group.name if group else slug

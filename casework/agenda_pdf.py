@@ -35,10 +35,18 @@ def latin1(text: str) -> str:
     return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
 
 
-class _AgendaPDF(FPDF):
-    def __init__(self, footer_text: str) -> None:
+class DocumentPDF(FPDF):
+    """An A4 page of Samverkan Blekinge's documents: Helvetica, a footer with the page number."""
+
+    def __init__(self, footer_text: str, title: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.footer_text = footer_text
+        self.set_title(latin1(title))
+        self.set_author("Samverkan Blekinge")
+        self.set_creator("samverkan")
+        self.set_auto_page_break(auto=True, margin=20)
+        self.set_margins(20, 20, 20)
+        self.add_page()
 
     def footer(self) -> None:
         self.set_y(-15)
@@ -52,6 +60,8 @@ class _AgendaPDF(FPDF):
         self.set_x(self.l_margin + indent)
         self.multi_cell(self.epw - indent, size * 0.5, latin1(value), new_x="LMARGIN", new_y="NEXT")
 
+
+class _AgendaPDF(DocumentPDF):
     def agenda_line(self, line: Line, *, indent: float = 0) -> None:
         self.text_block(line.heading + (":" if line.sub_items else ""), style="B", indent=indent)
         details: list[str] = []
@@ -76,13 +86,10 @@ def render_agenda_pdf(agenda: Agenda) -> bytes:
     """The agenda as an A4 PDF: title, group, time and place, the numbered items with
     their marks, presenters, proposed decisions and documents, Övriga frågor last."""
     meeting = agenda.meeting
-    pdf = _AgendaPDF(f"{agenda.group.name}, {meeting.date.isoformat()}")
-    pdf.set_title(latin1(f"Kallelse och dagordning {agenda.group.name} {meeting.date.isoformat()}"))
-    pdf.set_author("Samverkan Blekinge")
-    pdf.set_creator("samverkan")
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.set_margins(20, 20, 20)
-    pdf.add_page()
+    pdf = _AgendaPDF(
+        f"{agenda.group.name}, {meeting.date.isoformat()}",
+        f"Kallelse och dagordning {agenda.group.name} {meeting.date.isoformat()}",
+    )
     pdf.text_block("Kallelse och dagordning", size=18, style="B")
     pdf.ln(2)
     pdf.text_block(agenda.group.name, size=13, style="B")

@@ -300,6 +300,48 @@ def _add_attachment(
     return attachment
 
 
+def apply_action(
+    session: Session,
+    case: Case,
+    action: Action | str,
+    *,
+    actor: str,
+    note: str = "",
+    destination: str | None = None,
+    lead_group: str | None = None,
+    now: datetime,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Take `action` on a case locked in the caller's transaction and audit it; tells no
+    one (the caller decides what the submitter hears). `after` adds to the audit event.
+
+    Raises `lifecycle.IllegalTransition` or `DestinationNotAllowed`.
+    """
+    target = next_state(case.status, action)
+    action = Action(action)
+    routing = destination is not None or lead_group is not None
+    if routing and action not in (Action.route, Action.reroute):
+        raise DestinationNotAllowed(action)
+    before = {"status": case.status.value, "destination": case.destination}
+    case.status = target
+    if destination is not None:
+        case.destination = destination
+    if lead_group is not None:
+        case.lead_group = lead_group
+    case.updated_at = now
+    session.add(case)
+    repository.add_audit_event(
+        session,
+        case_id=case.id,
+        actor=actor,
+        action=action.value,
+        before=before,
+        after={"status": case.status.value, "destination": case.destination, **(after or {})},
+        note=note,
+        at=now,
+    )
+
+
 def transition(
     engine: Engine,
     case_id: int,
@@ -329,29 +371,17 @@ def transition(
             expected_updated_at is not None and case.updated_at != expected_updated_at
         ):
             raise CaseChanged(case_id, expected_status or case.status, case.status)
-        target = next_state(case.status, action)
-        action = Action(action)
-        routing = destination is not None or lead_group is not None
-        if routing and action not in (Action.route, Action.reroute):
-            raise DestinationNotAllowed(action)
-        before = {"status": case.status.value, "destination": case.destination}
-        case.status = target
-        if destination is not None:
-            case.destination = destination
-        if lead_group is not None:
-            case.lead_group = lead_group
-        case.updated_at = now
-        session.add(case)
-        repository.add_audit_event(
+        apply_action(
             session,
-            case_id=case.id,
+            case,
+            action,
             actor=actor,
-            action=action.value,
-            before=before,
-            after={"status": case.status.value, "destination": case.destination},
             note=note,
-            at=now,
+            destination=destination,
+            lead_group=lead_group,
+            now=now,
         )
+        action = Action(action)
         message = message or SUBMITTER_MESSAGES.get(action)
         if message is not None:
             outbox.tell_submitter(
