@@ -29,6 +29,8 @@ from casework.agenda import Agenda, agenda_of, meeting_day, time_and_place
 from casework.calendar import SWEDISH_MONTHS
 from casework.db import unit_of_work
 from casework.lifecycle import CaseworkError
+from casework.minutes_document import MinutesDocument
+from casework.minutes_document import short_name as minutes_short_name
 from casework.model import Group, Meeting, Minutes
 
 # The namespace of the Atom ids: an entry's id is derived from its body, date and kind,
@@ -71,8 +73,7 @@ class NotPublished(CaseworkError, LookupError):
 
 def short_name(group: Group) -> str:
     """ "LSVO – Ledningssamverkan vård och omsorg" → "LSVO"; a name without a dash as it is."""
-    head, dash, _ = group.name.partition(" – ")
-    return head.strip() if dash and head.strip() else group.name
+    return minutes_short_name(group.name)
 
 
 def day_text(day: date) -> str:
@@ -130,6 +131,10 @@ class MinutesVersion:
     last_paragraph: int
     finalised_at: datetime
     approved_at: datetime
+
+    def document(self) -> MinutesDocument:
+        """The stored document, as the minutes' template and PDF take it."""
+        return MinutesDocument.model_validate(self.content)
 
     @property
     def paragraphs(self) -> str:

@@ -33,8 +33,10 @@ from casework import publication as pub
 from casework.agenda import time_and_place
 from casework.agenda_pdf import render_agenda_pdf
 from casework.lifecycle import CaseworkError
+from casework.minutes_pdf import render_minutes_pdf
 from casework.model import utcnow
 from casework.web.deps import templates
+from casework.web.publication_pages import minutes_context
 
 LAYOUT = "publication_export.html"
 STYLE_SOURCE = Path(__file__).parent / "web" / "static" / "style.css"
@@ -104,7 +106,7 @@ class _Writer:
         self.files += 1
 
     def page(self, relative: str, template: str, context: dict[str, Any]) -> None:
-        html = templates.env.get_template(template).render({"layout": LAYOUT, **context})
+        html = templates.env.get_template(template).render({**context, "layout": LAYOUT})
         self.write(relative, html.encode("utf-8"))
 
 
@@ -144,6 +146,19 @@ def _write_body(
             _top_relative(IN_BODY.agenda_pdf(slug, published.day)),
             render_agenda_pdf(published.agenda),
         )
+    for published_minutes in body.minutes:
+        versions = (published_minutes.current, *published_minutes.earlier)
+        for version in versions:
+            number = None if version is published_minutes.current else version.version
+            context = minutes_context(group, published_minutes, version, number, IN_BODY)
+            day = published_minutes.day
+            writer.page(
+                _top_relative(IN_BODY.minutes(slug, day, number)), "organ_minutes.html", context
+            )
+            writer.write(
+                _top_relative(IN_BODY.minutes_pdf(slug, day, number)),
+                render_minutes_pdf(version.document()),
+            )
     return len(body.agendas), len(body.minutes)
 
 

@@ -20,7 +20,8 @@ from sqlmodel import Session
 
 from casework import repository
 from casework.db import unit_of_work
-from casework.model import AgendaItem, AgendaSection, Meeting, Minutes
+from casework.minutes_document import MinutesDocument, MinutesStatus, Paragraph, Person
+from casework.model import AgendaItem, AgendaSection, Meeting, Minutes, Outcome
 from casework.web.staff import local_today
 
 NEXT_YEAR = local_today().year + 1
@@ -95,14 +96,14 @@ def minutes(
     version: int = 1,
     approved_at: datetime | None,
     reason: str = "",
-    content: dict[str, Any] | None = None,
+    content: dict[str, Any],
     paragraphs: tuple[int, int] = (23, 41),
 ) -> None:
     session.add(
         Minutes(
             meeting_id=meeting_id,
             version=version,
-            content=content or {},
+            content=content,
             first_paragraph=paragraphs[0],
             last_paragraph=paragraphs[1],
             reason=reason,
@@ -113,12 +114,53 @@ def minutes(
     )
 
 
-def build(engine: Engine, content: Any = None) -> World:
-    """The world above on a seeded database. `content(version)` gives each minutes
-    version's stored document (an empty one when not given)."""
+def document(day: date, meeting_id: int, version: int, reason: str = "") -> dict[str, Any]:
+    """A finalised minutes document as `Minutes.content` stores it."""
+    doc = MinutesDocument(
+        group_name="LSVO – Ledningssamverkan vård och omsorg",
+        group_short_name="LSVO",
+        group_slug="lsvo",
+        meeting_id=meeting_id,
+        meeting_date=day,
+        time_and_place="Fredagen den 12 maj 2023 kl. 08.15–12.00, Folkhögskolan Bräkne-Hoby",
+        version=version,
+        status=MinutesStatus.final,
+        reason=reason,
+        finalised_at=datetime(2023, 5, 15, 9, 0, tzinfo=UTC),
+        present=[Person(name="Torill <b>Skaar</b>", organisation="Karlshamns kommun")],
+        secretary=[Person(name="Sara Sekreterare", organisation="Region Blekinge")],
+        chair=[Person(name="Olle Ordförande", organisation="Ronneby kommun")],
+        paragraphs=[
+            Paragraph(
+                number=23,
+                title="Godkännande av dagordningen",
+                outcome=Outcome.decided,
+                decision_heading="LSVO beslutar",
+                clauses=["godkänna dagordningen"],
+            ),
+            Paragraph(
+                number=24,
+                title=HOSTILE,
+                presenter="Anna Andersson",
+                text=f"Texten i version {version}. <img src=x onerror=alert(1)>",
+                outcome=Outcome.decided,
+                decision_heading="LSVO beslutar",
+                clauses=["godkänna rutinen"],
+                recipients=["Kommunernas socialchefer"],
+            ),
+        ],
+    )
+    return doc.model_dump(mode="json")
 
-    def document(version: int) -> dict[str, Any] | None:
-        return content(version) if content is not None else None
+
+def unapproved(content: dict[str, Any]) -> dict[str, Any]:
+    """Minutes not yet approved: their text must never reach the public."""
+    content["paragraphs"][1]["text"] = "Hemligt: ej justerat."
+    return content
+
+
+def build(engine: Engine) -> World:
+    """The world above on a seeded database."""
 
     with unit_of_work(engine) as session:
         may = meeting(session, "lsvo", MAY, sent_at=MAY_SENT, place=HOSTILE_PLACE)
@@ -131,14 +173,20 @@ def build(engine: Engine, content: Any = None) -> World:
         upcoming = meeting(session, "lsvo", UPCOMING, sent_at=UPCOMING_SENT)
         item(session, upcoming, "Uppföljning av avtalet")
         aldre = meeting(session, "sg-aldre", ALDRE_DAY)
-        minutes(session, may, version=1, approved_at=MAY_APPROVED_V1, content=document(1))
+        minutes(session, may, version=1, approved_at=MAY_APPROVED_V1, content=document(MAY, may, 1))
         minutes(
             session,
             may,
             version=2,
             approved_at=MAY_APPROVED_V2,
             reason=HOSTILE_REASON,
-            content=document(2),
+            content=document(MAY, may, 2, HOSTILE_REASON),
         )
-        minutes(session, june, version=1, approved_at=None, content=document(1))
+        minutes(
+            session,
+            june,
+            version=1,
+            approved_at=None,
+            content=unapproved(document(JUNE, june, 1)),
+        )
     return World(may, june, unsent, upcoming, aldre)

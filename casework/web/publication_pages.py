@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from casework import publication as pub
 from casework.agenda import time_and_place
 from casework.agenda_pdf import render_agenda_pdf
+from casework.minutes_pdf import render_minutes_pdf
 from casework.model import Group, utcnow
 from casework.settings import Settings
 from casework.web.deps import EngineDep, PageError, SettingsDep, render
@@ -118,3 +119,85 @@ def agenda_page(request: Request, slug: str, day: str, engine: EngineDep) -> Res
             "layout": LAYOUT,
         },
     )
+
+
+def _minutes(
+    engine: EngineDep, slug: str, day: str, number: str | None
+) -> tuple[Group, pub.PublishedMinutes, pub.MinutesVersion, int | None]:
+    """The body, its published minutes of `day`, the version asked for (the current one
+    without `number`) and that number as the addresses carry it (None for the current)."""
+    try:
+        group, published = pub.published_minutes(engine, slug, _day(day))
+    except (pub.BodyNotFound, pub.NotPublished) as exc:
+        raise _not_found(exc) from None
+    if number is None:
+        return group, published, published.current, None
+    version = published.version(int(number)) if number.isdigit() and len(number) < 6 else None
+    if version is None:
+        raise PageError(404, "Det finns ingen sådan publicerad version av protokollet.")
+    shown = None if version.version == published.current.version else version.version
+    return group, published, version, shown
+
+
+def _minutes_pdf(
+    group: Group, published: pub.PublishedMinutes, version: pub.MinutesVersion
+) -> Response:
+    suffix = "" if version is published.current else f"-v{version.version}"
+    filename = f"protokoll-{group.slug}-{published.day.isoformat()}{suffix}.pdf"
+    return _file(render_minutes_pdf(version.document()), "application/pdf", filename)
+
+
+def _minutes_page(
+    request: Request,
+    group: Group,
+    published: pub.PublishedMinutes,
+    version: pub.MinutesVersion,
+    number: int | None,
+) -> Response:
+    context = minutes_context(group, published, version, number, LINKS)
+    return render(request, "organ_minutes.html", {**context, "layout": LAYOUT})
+
+
+def minutes_context(
+    group: Group,
+    published: pub.PublishedMinutes,
+    version: pub.MinutesVersion,
+    number: int | None,
+    links: pub.Links,
+) -> dict[str, object]:
+    """What organ_minutes.html shows, for the web page and the static export alike."""
+    return {
+        "group": group,
+        "published": published,
+        "shown": version,
+        "version": number,
+        "doc": version.document(),
+        "agenda_published": published.meeting.agenda_sent_at is not None,
+        "links": links,
+    }
+
+
+@router.get("/organ/{slug}/protokoll/{day}.pdf")
+def minutes_pdf(slug: str, day: str, engine: EngineDep) -> Response:
+    group, published, version, _ = _minutes(engine, slug, day, None)
+    return _minutes_pdf(group, published, version)
+
+
+@router.get("/organ/{slug}/protokoll/{day}/v{number}.pdf")
+def minutes_version_pdf(slug: str, day: str, number: str, engine: EngineDep) -> Response:
+    group, published, version, _ = _minutes(engine, slug, day, number)
+    return _minutes_pdf(group, published, version)
+
+
+@router.get("/organ/{slug}/protokoll/{day}")
+def minutes_page(request: Request, slug: str, day: str, engine: EngineDep) -> Response:
+    group, published, version, number = _minutes(engine, slug, day, None)
+    return _minutes_page(request, group, published, version, number)
+
+
+@router.get("/organ/{slug}/protokoll/{day}/v{number}")
+def minutes_version_page(
+    request: Request, slug: str, day: str, number: str, engine: EngineDep
+) -> Response:
+    group, published, version, shown = _minutes(engine, slug, day, number)
+    return _minutes_page(request, group, published, version, shown)

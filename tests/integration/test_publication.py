@@ -75,7 +75,14 @@ def test_an_unapproved_newer_version_leaves_the_approved_one_shown(seeded_engine
     from casework.db import unit_of_work
 
     with unit_of_work(seeded_engine) as session:
-        w.minutes(session, world.may, version=3, approved_at=None, reason="Ny rättelse")
+        w.minutes(
+            session,
+            world.may,
+            version=3,
+            approved_at=None,
+            reason="Ny rättelse",
+            content=w.unapproved(w.document(w.MAY, world.may, 3, "Ny rättelse")),
+        )
     _, minutes = pub.published_minutes(seeded_engine, "lsvo", w.MAY)
     assert minutes.current.version == 2
 
