@@ -290,6 +290,44 @@ def all_bodies(engine: Engine, *, today: date) -> list[BodyPage]:
         return [body_of(session, group, today=today) for group in public_bodies(session)]
 
 
+@dataclass(frozen=True)
+class BodySummary:
+    """A body as the list of bodies shows it, without reading its agendas."""
+
+    group: Group
+    next_meeting: Meeting | None
+    agendas: int
+    minutes: int
+
+    @property
+    def slug(self) -> str:
+        return self.group.slug
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+
+def body_summaries(engine: Engine, *, today: date) -> list[BodySummary]:
+    """Every body with its next meeting and how many agendas and minutes it has published."""
+    with unit_of_work(engine, write=False) as session:
+        summaries = []
+        for group in public_bodies(session):
+            meetings = repository.list_meetings(
+                session, group_slug=group.slug, on_or_after=date.min
+            )
+            rows = _minutes_by_meeting(session, [m.id for m in meetings if m.id is not None])
+            summaries.append(
+                BodySummary(
+                    group=group,
+                    next_meeting=next((m for m in meetings if m.date >= today), None),
+                    agendas=sum(1 for m in meetings if m.agenda_sent_at is not None),
+                    minutes=sum(1 for found in rows.values() if published_versions(found)),
+                )
+            )
+        return summaries
+
+
 def _meeting_on(session: Session, group: Group, day: date) -> Meeting | None:
     statement = select(Meeting).where(Meeting.group_id == group.id, Meeting.date == day)
     return session.exec(statement).first()

@@ -12,7 +12,9 @@ relative links only, so the folder works wherever it is copied (and opened from 
     <slug>/protokoll-<date>.html and .pdf, and -v<n>.html/.pdf for earlier versions
 
 The export is written to a new directory beside the target and renamed into place only
-when it is complete, so an export that fails leaves the previous one as it was.
+when it is complete, so an export that fails leaves the previous one as it was. A folder
+that holds something else than an earlier export (it has no `.samverkan-publish` file)
+is never replaced.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ from casework.web.deps import templates
 from casework.web.publication_pages import minutes_context
 
 LAYOUT = "publication_export.html"
+# Marks a folder as an export, which a later export may replace; any other folder that is
+# not empty is left alone.
+MARKER = ".samverkan-publish"
+MARKER_TEXT = b"Skriven av samverkan publish; ersatt i sin helhet vid varje export.\n"
 STYLE_SOURCE = Path(__file__).parent / "web" / "static" / "style.css"
 # A body's own files are one directory down from the export's top.
 IN_BODY = pub.ExportLinks("../")
@@ -89,6 +95,11 @@ def check_target(target: Path) -> Path:
         raise PublishError(f"Mappen {parent} finns inte. Skapa den först eller ange en annan.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PublishError(f"Det går inte att skriva i mappen {parent}.")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file():
+        raise PublishError(
+            f"Mappen {target} innehåller annat än en tidigare export och ersätts inte. "
+            "Ange en ny eller tom mapp."
+        )
     return target
 
 
@@ -204,9 +215,19 @@ def export_site(
         raise PublishError(f"Det går inte att skriva i mappen {target.parent}: {exc}.") from None
     try:
         new.chmod(0o755)
+        (new / MARKER).write_bytes(MARKER_TEXT)
         writer = _Writer(new)
         writer.write(pub.STYLE_FILE, STYLE_SOURCE.read_bytes())
-        writer.page("index.html", "organ.html", {"bodies": bodies, "links": AT_TOP})
+        summaries = [
+            pub.BodySummary(
+                body.group,
+                body.upcoming[0].meeting if body.upcoming else None,
+                len(body.agendas),
+                len(body.minutes),
+            )
+            for body in bodies
+        ]
+        writer.page("index.html", "organ.html", {"bodies": summaries, "links": AT_TOP})
         agendas = minutes = 0
         for body in bodies:
             written_agendas, written_minutes = _write_body(

@@ -52,8 +52,8 @@ def _file(content: bytes, media_type: str, filename: str) -> Response:
 
 @router.get("/organ")
 def bodies(request: Request, engine: EngineDep) -> Response:
-    pages = pub.all_bodies(engine, today=local_today())
-    return render(request, "organ.html", {"bodies": pages, "links": LINKS, "layout": LAYOUT})
+    summaries = pub.body_summaries(engine, today=local_today())
+    return render(request, "organ.html", {"bodies": summaries, "links": LINKS, "layout": LAYOUT})
 
 
 @router.get("/organ/{slug}")

@@ -75,7 +75,8 @@ def test_the_export_is_a_self_contained_site(seeded_engine: Engine, tmp_path: Pa
     assert lines == ["lsvo: 3 dagordningar, 1 protokoll", "sg-aldre: 0 dagordningar, 0 protokoll"]
     assert (summary.bodies, summary.agendas, summary.minutes) == (2, 3, 1)
     written = files_of(site)
-    assert summary.files == len(written)
+    assert summary.files == len(written) - 1  # all but the marker
+    assert ".samverkan-publish" in written
     expected = {
         "index.html",
         "stil.css",
@@ -95,7 +96,7 @@ def test_the_export_is_a_self_contained_site(seeded_engine: Engine, tmp_path: Pa
         "sg-aldre/atom.xml",
         "sg-aldre/sg-aldre.ics",
     }
-    assert set(written) == expected | {"lsvo/dagordning-2023-06-09.pdf"}
+    assert set(written) == expected | {"lsvo/dagordning-2023-06-09.pdf", ".samverkan-publish"}
     assert not any(name.startswith("beredningsgruppen") for name in written)
     assert not any(w.UNSENT.isoformat() in name for name in written)
     assert broken_links(site) == []
@@ -109,6 +110,7 @@ def test_the_export_is_a_self_contained_site(seeded_engine: Engine, tmp_path: Pa
     assert "Texten i version 2." in minutes and "&lt;img src=x" in minutes
     assert "Texten i version 1." in written["lsvo/protokoll-2023-05-12-v1.html"].decode()
     assert written["lsvo/protokoll-2023-05-12-v1.pdf"].startswith(b"%PDF-")
+    assert "3 dagordningar och 1 protokoll publicerade" in written["index.html"].decode()
     # The pages link to the body's feeds; the body page announces its Atom feed.
     body = written["lsvo/index.html"].decode()
     assert 'type="application/atom+xml"' in body and 'href="../lsvo/atom.xml"' in body
@@ -148,6 +150,7 @@ def test_a_new_export_replaces_the_previous_one(seeded_engine: Engine, tmp_path:
     w.build(seeded_engine)
     site = tmp_path / "webb"
     site.mkdir()
+    export_site(seeded_engine, site, today=TODAY, now=NOW)
     (site / "gammal.html").write_text("från förra gången", encoding="utf-8")
     export_site(seeded_engine, site, today=TODAY, now=NOW)
     assert not (site / "gammal.html").exists()
@@ -189,8 +192,19 @@ def test_a_target_that_cannot_be_written_is_refused(seeded_engine: Engine, tmp_p
     with pytest.raises(PublishError) as refused:
         export_site(seeded_engine, tmp_path / "webb", today=TODAY, base_url="regionblekinge.se")
     assert "ingen webbadress" in refused.value.message_sv
+    # A folder with something else in it is not replaced.
+    other = tmp_path / "dokument"
+    other.mkdir()
+    (other / "viktigt.txt").write_text("behåll mig", encoding="utf-8")
+    with pytest.raises(PublishError) as refused:
+        export_site(seeded_engine, other, today=TODAY)
+    assert refused.value.message_sv == (
+        f"Mappen {other} innehåller annat än en tidigare export och ersätts inte. "
+        "Ange en ny eller tom mapp."
+    )
     assert a_file.read_text(encoding="utf-8") == "x"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fil.html"]
+    assert (other / "viktigt.txt").read_text(encoding="utf-8") == "behåll mig"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dokument", "fil.html"]
 
 
 def samverkan(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
