@@ -165,3 +165,16 @@ def test_names_and_dates_in_titles() -> None:
     assert pub.parse_day("2023-05-12") == w.MAY
     for bad in ("2023-5-12", "2023-02-30", "x" * 10, "2023-05-12.html"):
         assert pub.parse_day(bad) is None
+
+
+def test_the_list_counts_what_each_body_published(seeded_engine: Engine) -> None:
+    w.build(seeded_engine)
+    summaries = pub.body_summaries(seeded_engine, today=TODAY)
+    assert [(s.slug, s.agendas, s.minutes) for s in summaries] == [
+        ("lsvo", 3, 1),
+        ("sg-aldre", 0, 0),
+    ]
+    lsvo = summaries[0]
+    assert lsvo.next_meeting is not None and lsvo.next_meeting.date == w.UNSENT
+    later = pub.body_summaries(seeded_engine, today=date(w.NEXT_YEAR + 1, 1, 1))
+    assert [s.next_meeting for s in later] == [None, None]

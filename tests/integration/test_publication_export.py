@@ -242,3 +242,11 @@ def test_the_publish_command(tmp_path: Path) -> None:
         f"samverkan: {a_file} är en fil, inte en mapp. Ange en mapp att publicera till."
     )
     assert "Traceback" not in refused.stderr
+
+
+def test_an_export_without_meetings_is_an_empty_site(seeded_engine: Engine, tmp_path: Path) -> None:
+    summary = export_site(seeded_engine, tmp_path / "webb", today=TODAY)
+    assert (summary.bodies, summary.agendas, summary.minutes, summary.files) == (0, 0, 0, 2)
+    index = (tmp_path / "webb" / "index.html").read_text(encoding="utf-8")
+    assert "Inga organ har några möten ännu." in index
+    assert broken_links(tmp_path / "webb") == []
