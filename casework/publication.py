@@ -464,6 +464,41 @@ class ExportLinks:
         return f"{self.prefix}{STYLE_FILE}"
 
 
+# --- what the page templates get --------------------------------------------------------------
+
+
+def agenda_context(
+    group: Group, published: PublishedAgenda, has_minutes: bool, links: Links
+) -> dict[str, object]:
+    """What organ_agenda.html shows, on the web and in the static export alike."""
+    return {
+        "group": group,
+        "published": published,
+        "time_and_place": time_and_place(published.meeting),
+        "has_minutes": has_minutes,
+        "links": links,
+    }
+
+
+def minutes_context(
+    group: Group,
+    published: PublishedMinutes,
+    version: MinutesVersion,
+    number: int | None,
+    links: Links,
+) -> dict[str, object]:
+    """What organ_minutes.html shows, on the web and in the static export alike."""
+    return {
+        "group": group,
+        "published": published,
+        "shown": version,
+        "version": number,
+        "doc": version.document(),
+        "agenda_published": published.meeting.agenda_sent_at is not None,
+        "links": links,
+    }
+
+
 # --- the Atom feed ---------------------------------------------------------------------------
 
 ATOM_NS = "http://www.w3.org/2005/Atom"

@@ -32,13 +32,11 @@ from sqlalchemy import Engine
 
 from casework import meeting_calendar as mc
 from casework import publication as pub
-from casework.agenda import time_and_place
 from casework.agenda_pdf import render_agenda_pdf
 from casework.lifecycle import CaseworkError
 from casework.minutes_pdf import render_minutes_pdf
 from casework.model import utcnow
 from casework.web.deps import templates
-from casework.web.publication_pages import minutes_context
 
 LAYOUT = "publication_export.html"
 # Marks a folder as an export, which a later export may replace; any other folder that is
@@ -145,13 +143,7 @@ def _write_body(
         writer.page(
             _top_relative(IN_BODY.agenda(slug, published.day)),
             "organ_agenda.html",
-            {
-                "group": group,
-                "published": published,
-                "time_and_place": time_and_place(published.meeting),
-                "has_minutes": body.has_minutes(published.day),
-                "links": IN_BODY,
-            },
+            pub.agenda_context(group, published, body.has_minutes(published.day), IN_BODY),
         )
         writer.write(
             _top_relative(IN_BODY.agenda_pdf(slug, published.day)),
@@ -161,7 +153,7 @@ def _write_body(
         versions = (published_minutes.current, *published_minutes.earlier)
         for version in versions:
             number = None if version is published_minutes.current else version.version
-            context = minutes_context(group, published_minutes, version, number, IN_BODY)
+            context = pub.minutes_context(group, published_minutes, version, number, IN_BODY)
             day = published_minutes.day
             writer.page(
                 _top_relative(IN_BODY.minutes(slug, day, number)), "organ_minutes.html", context

@@ -12,7 +12,6 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 
 from casework import publication as pub
-from casework.agenda import time_and_place
 from casework.agenda_pdf import render_agenda_pdf
 from casework.minutes_pdf import render_minutes_pdf
 from casework.model import Group, utcnow
@@ -107,18 +106,8 @@ def agenda_page(request: Request, slug: str, day: str, engine: EngineDep) -> Res
         has_minutes = True
     except pub.NotPublished:
         has_minutes = False
-    return render(
-        request,
-        "organ_agenda.html",
-        {
-            "group": group,
-            "published": published,
-            "time_and_place": time_and_place(published.meeting),
-            "has_minutes": has_minutes,
-            "links": LINKS,
-            "layout": LAYOUT,
-        },
-    )
+    context = pub.agenda_context(group, published, has_minutes, LINKS)
+    return render(request, "organ_agenda.html", {**context, "layout": LAYOUT})
 
 
 def _minutes(
@@ -154,27 +143,8 @@ def _minutes_page(
     version: pub.MinutesVersion,
     number: int | None,
 ) -> Response:
-    context = minutes_context(group, published, version, number, LINKS)
+    context = pub.minutes_context(group, published, version, number, LINKS)
     return render(request, "organ_minutes.html", {**context, "layout": LAYOUT})
-
-
-def minutes_context(
-    group: Group,
-    published: pub.PublishedMinutes,
-    version: pub.MinutesVersion,
-    number: int | None,
-    links: pub.Links,
-) -> dict[str, object]:
-    """What organ_minutes.html shows, for the web page and the static export alike."""
-    return {
-        "group": group,
-        "published": published,
-        "shown": version,
-        "version": number,
-        "doc": version.document(),
-        "agenda_published": published.meeting.agenda_sent_at is not None,
-        "links": links,
-    }
 
 
 @router.get("/organ/{slug}/protokoll/{day}.pdf")
