@@ -15,13 +15,15 @@ def publish(
     directory: Annotated[
         Path,
         typer.Argument(
-            help="The folder to write the site to; an earlier export there is replaced."
+            metavar="DIR",
+            help="The folder to write the site to; an earlier export there is replaced.",
         ),
     ],
     base_url: Annotated[
         str | None,
         typer.Option(
             "--base-url",
+            metavar="URL",
             help="The address the site will have (https://…); the Atom feeds' links are made "
             "absolute with it. Without it they are relative to each feed file.",
         ),
