@@ -459,3 +459,4 @@ def _progress(line: str) -> None:
 
 
 from casework import cli_meetings as cli_meetings  # noqa: E402  (adds `samverkan meetings`)
+from casework import cli_publish as cli_publish  # noqa: E402  (adds `samverkan publish`)

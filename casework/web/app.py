@@ -20,13 +20,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import rules
 from casework.metrics import Metrics, RequestMetrics
 from casework.settings import Settings, get_settings
-from casework.web import api, calendar_feeds, meetings, outbox_pages, public, staff
-from casework.web import meeting_run as meeting_run_pages
-from casework.web import written_views as written_views_pages
+from casework.web import (
+    api,
+    calendar_feeds,
+    meeting_run,
+    meetings,
+    minutes_pages,
+    ops,
+    outbox_pages,
+    public,
+    publication_pages,
+    staff,
+    written_views,
+)
 from casework.web.deps import PageError, RateLimiter, templates
 from casework.web.limits import BodySizeLimit
-from casework.web.minutes_pages import router as minutes_router
-from casework.web.ops import router as ops_router
 
 log = logging.getLogger("samverkan.web")
 STATIC = Path(__file__).with_name("static")
@@ -161,11 +169,12 @@ def create_app(
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
-    app.include_router(minutes_router)
-    app.include_router(written_views_pages.router)
-    app.include_router(meeting_run_pages.router)
+    app.include_router(minutes_pages.router)
+    app.include_router(written_views.router)
+    app.include_router(meeting_run.router)
+    app.include_router(publication_pages.router)
     app.add_middleware(SecurityHeaders)
-    app.include_router(ops_router)
+    app.include_router(ops.router)
     app.state.metrics = Metrics(engine)
     app.add_middleware(
         RequestMetrics, metrics=app.state.metrics, access_log=settings.log_format == "json"
