@@ -63,7 +63,7 @@ OUTCOME_LABELS = {
     Outcome.noted: "Informationen läggs till protokollet",
     Outcome.referred_back: "Återremitteras",
     Outcome.deferred: "Bordläggs till ett senare möte",
-    Outcome.escalated: "Lyfts till respektive organisations beslutsorgan",
+    Outcome.escalated: "Lyfts vidare: gruppen kan inte enas",
 }
 MAX_CLAUSE = 2000
 MAX_TEXT = 50_000
