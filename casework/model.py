@@ -214,6 +214,17 @@ class Case(SQLModel, table=True):
     access_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     # The meeting of its destination (or lead group) the case is placed on.
     meeting_id: int | None = Field(default=None, foreign_key="meetings.id", index=True)
+    # The case this one was raised from: an escalation, or a group's deviations handed on.
+    parent_case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    # A deviation (avvikelse): what kind, where, which organisations, when it happened,
+    # and the cluster of similar deviations its group put it in.
+    deviation_kind: str = Field(default="", max_length=64)
+    deviation_place: str = Field(default="", max_length=300)
+    deviation_organisations: list[str] = Field(default_factory=list, sa_type=JSON)
+    deviation_date: dt.date | None = Field(default=None)
+    deviation_cluster_id: int | None = Field(
+        default=None, foreign_key="deviation_clusters.id", index=True
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
@@ -698,3 +709,69 @@ class ParagraphCounter(SQLModel, table=True):
     group_id: int = Field(primary_key=True, foreign_key="groups.id")
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = 0
+
+
+class RequestPurpose(StrEnum):
+    """What a case asks of each organisation's own decision body."""
+
+    position = "position"  # LSVO could not agree: each organisation takes a position
+    backing = "backing"  # a resource-requiring case needs each organisation's backing
+
+
+class RequestResponse(StrEnum):
+    pending = "pending"
+    backs = "backs"
+    does_not_back = "does_not_back"
+    comment = "comment"  # answers with a comment only, neither backing nor refusing
+
+
+class OrganisationRequest(SQLModel, table=True):
+    """One organisation's answer to a case, recorded by a member of that organisation."""
+
+    __tablename__ = "organisation_requests"
+    __table_args__ = (sa.UniqueConstraint("case_id", "organisation_id", "purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    purpose: RequestPurpose = Field(sa_type=_enum(RequestPurpose))
+    due_date: dt.date = Field(index=True)
+    response: RequestResponse = Field(
+        default=RequestResponse.pending, sa_type=_enum(RequestResponse), index=True
+    )
+    comment: str = ""
+    responded_by: str = Field(default="", max_length=200)
+    responded_member_id: int | None = Field(default=None, foreign_key="members.id")
+    responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class DeviationCluster(SQLModel, table=True):
+    """Similar deviations a group handles together.
+
+    Handing a cluster to LSVO makes one new case whose `deviation_cluster_id` is the
+    cluster; `handed_at` says when.
+    """
+
+    __tablename__ = "deviation_clusters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    title: str = Field(max_length=300)
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    handed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    handed_by: str = Field(default="", max_length=200)
+
+
+class RateWindow(SQLModel, table=True):
+    """Hits per key (a client's submissions, an address's sign-in failures) in a window.
+
+    Kept in the database so that every web process counts the same hits.
+    """
+
+    __tablename__ = "rate_windows"
+
+    key: str = Field(primary_key=True, max_length=200)
+    window_start: datetime = Field(primary_key=True, sa_type=UTCDateTime())
+    hits: int = 0
