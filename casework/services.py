@@ -189,37 +189,16 @@ def _store_submission(
     idempotency: tuple[str, str] | None,
 ) -> Case:
     with unit_of_work(engine) as session:
-        number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
-        case = Case(
-            reference=repository.format_reference(
-                prefix=reference_prefix, year=year, number=number
-            ),
-            title=data.title,
-            description=data.description,
-            kind=kind_marks(data.kind),
-            target_groups=list(data.target_groups),
-            requests_resources=data.requests_resources,
-            county_wide=data.county_wide,
-            deviation=data.deviation,
-            recurring=data.recurring,
-            municipalities_only=data.municipalities_only,
-            escalated_from=data.escalated_from,
-            submitter_name=data.submitter_name,
-            submitter_email=data.submitter_email,
-            submitter_organisation=data.submitter_organisation,
-            presenter=data.presenter,
-            proposed_decision=data.proposed_decision,
-            destination=route.destination,
-            requires_endorsement=route.requires_endorsement,
-            lead_group=route.lead_group,
-            routed_groups=list(route.groups),
-            routing_rule=route.rule,
-            routing_explanation=route.explanation,
-            access_token_hash=hashlib.sha256(access_token.encode()).hexdigest(),
-            created_at=now,
-            updated_at=now,
+        case = store_case(
+            session,
+            data,
+            route,
+            actor=actor,
+            reference_prefix=reference_prefix,
+            year=year,
+            access_token=access_token,
+            now=now,
         )
-        repository.insert_case(session, case=case)
         assert case.id is not None
         if idempotency is not None:
             key, request_hash = idempotency
@@ -233,15 +212,6 @@ def _store_submission(
                     created_at=now,
                 ),
             )
-        repository.add_audit_event(
-            session,
-            case_id=case.id,
-            actor=actor,
-            action="submit",
-            after=snapshot(case),
-            note=route.explanation,
-            at=now,
-        )
         for upload, (digest, relative) in stored:
             _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
         outbox.tell_submitter(
@@ -253,6 +223,66 @@ def _store_submission(
             access_token=access_token,
             case_url=link_url(AccessPurpose.case, access_token),
         )
+    return case
+
+
+def store_case(
+    session: Session,
+    data: CaseCreate,
+    route: RouteResult,
+    *,
+    actor: str,
+    reference_prefix: str,
+    year: int,
+    access_token: str,
+    now: datetime,
+    parent_case_id: int | None = None,
+) -> Case:
+    """Store a routed submission with the next reference of the year and audit it, in the
+    caller's transaction; tells no one. `submit_case` and linked cases both come here."""
+    number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
+    case = Case(
+        reference=repository.format_reference(prefix=reference_prefix, year=year, number=number),
+        title=data.title,
+        description=data.description,
+        kind=kind_marks(data.kind),
+        target_groups=list(data.target_groups),
+        requests_resources=data.requests_resources,
+        county_wide=data.county_wide,
+        deviation=data.deviation,
+        recurring=data.recurring,
+        municipalities_only=data.municipalities_only,
+        escalated_from=data.escalated_from,
+        submitter_name=data.submitter_name,
+        submitter_email=data.submitter_email,
+        submitter_organisation=data.submitter_organisation,
+        presenter=data.presenter,
+        proposed_decision=data.proposed_decision,
+        destination=route.destination,
+        requires_endorsement=route.requires_endorsement,
+        lead_group=route.lead_group,
+        routed_groups=list(route.groups),
+        routing_rule=route.rule,
+        routing_explanation=route.explanation,
+        access_token_hash=hashlib.sha256(access_token.encode()).hexdigest(),
+        parent_case_id=parent_case_id,
+        created_at=now,
+        updated_at=now,
+    )
+    repository.insert_case(session, case=case)
+    assert case.id is not None
+    after = snapshot(case)
+    if parent_case_id is not None:
+        after["parent_case_id"] = parent_case_id
+    repository.add_audit_event(
+        session,
+        case_id=case.id,
+        actor=actor,
+        action="submit",
+        after=after,
+        note=route.explanation,
+        at=now,
+    )
     return case
 
 
