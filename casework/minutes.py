@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from casework import agenda, outbox, repository
+from casework import agenda, linked_cases, outbox, repository
 from casework.accounts import Identity
 from casework.calendar import local_date
 from casework.db import unit_of_work
@@ -57,7 +57,7 @@ from casework.model import (
     Role,
     utcnow,
 )
-from casework.services import apply_action
+from casework.services import Router, apply_action
 from casework.settings import get_settings
 from casework.written_views import views_by_item
 
@@ -383,6 +383,7 @@ def finalise_minutes(
     *,
     data_dir: Path | None = None,
     now: datetime | None = None,
+    rules: Router | None = None,
 ) -> Minutes:
     """Finalise (fastställ) a meeting's minutes, in one transaction.
 
@@ -390,7 +391,10 @@ def finalise_minutes(
     without a decision. Gives the paragraphs the group's next § numbers of the year in
     agenda order, stores the document as version 1, changes each case on the agenda as its
     decision says (decided, and following up when it gave open assignments; noted;
-    escalated; referred back to its destination; deferred onto the named meeting), tells
+    escalated; referred back to its destination; deferred onto the named meeting), lifts
+    an escalated case onward (`linked_cases.lift_onward`: from a samverkansgrupp a linked
+    case for LSVO, routed by `rules` or the configured rules; from LSVO a request to each
+    organisation's own decision body), tells
     each submitter the outcome, and sends every recipient with an address their
     paragraph(s) with the minutes as a PDF. Audited.
     """
@@ -441,7 +445,9 @@ def finalise_minutes(
         )
         session.add(minutes)
         session.flush()
-        changed = _change_cases(session, doc, meeting, group, identity.email, now)
+        changed, onward = _change_cases(
+            session, doc, meeting, group, identity.email, now, rules=rules
+        )
         sent = _distribute(session, doc, meeting, group, data_dir, now)
         repository.add_audit_event(
             session,
@@ -457,6 +463,7 @@ def finalise_minutes(
                 "paragraphs": [numbers[0], numbers[-1]],
                 "cases": changed,
                 "messages": sent,
+                "lifted_onward": onward,
             },
             at=now,
         )
@@ -478,11 +485,13 @@ def _change_cases(
     group: Group,
     actor: str,
     now: datetime,
-) -> dict[str, str]:
+    rules: Router | None = None,
+) -> tuple[dict[str, str], dict[str, dict[str, object]]]:
     """Move each case the meeting decided on as its decision says and tell its submitter;
     the references and their new states. A case on the agenda for information, or one
     that has since left this meeting, keeps its state: the minutes only record it."""
     changed: dict[str, str] = {}
+    onward: dict[str, dict[str, object]] = {}
     for item in doc.items():
         if item.case_id is None or item.item_id is None or item.outcome is None:
             continue
@@ -527,6 +536,19 @@ def _change_cases(
             if item.outcome in (Outcome.referred_back, Outcome.escalated):
                 case.meeting_id = None  # off this meeting's hands; the audit keeps it
                 session.add(case)
+            if item.outcome == Outcome.escalated:
+                onward[case.reference] = linked_cases.lift_onward(
+                    session,
+                    case,
+                    group=group,
+                    meeting=meeting,
+                    paragraph_label=label,
+                    text=item.text,
+                    clauses=item.clauses,
+                    actor=actor,
+                    now=now,
+                    rules=rules,
+                )
             if item.outcome == Outcome.decided and any(
                 a.status == AssignmentStatus.open
                 for a in session.exec(
@@ -553,7 +575,7 @@ def _change_cases(
             deferred_meeting=deferred_meeting,
         )
         changed[case.reference] = case.status.value
-    return changed
+    return changed, onward
 
 
 @dataclass
