@@ -26,6 +26,7 @@ from casework.settings import get_settings
 PATHS: dict[AccessPurpose, str] = {
     AccessPurpose.case: "/s/",
     AccessPurpose.written_views: "/synpunkter/",
+    AccessPurpose.organisation_request: "/svar/",
 }
 # Tokens as `secrets.token_urlsafe(32)` writes them are 43 characters; anything far off
 # is not looked up at all.

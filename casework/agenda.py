@@ -688,6 +688,7 @@ def schedule_case(
             note=reason,
             at=now,
         )
+        _ask_for_backing(session, case, meeting, group, actor.email, now)
         tell_submitter(
             session,
             case,
@@ -781,8 +782,21 @@ def defer_case(
         note=reason,
         at=now,
     )
+    _ask_for_backing(session, case, meeting, group, actor, now)
     session.flush()
     return meeting
+
+
+def _ask_for_backing(
+    session: Session, case: Case, meeting: Meeting, group: Group, actor: str, now: datetime
+) -> None:
+    """A resource-requiring case placed on an LSVO meeting: ask each organisation's own
+    decision body for its backing (`org_requests.ensure_backing`), once."""
+    if group.slug != LSVO or not case.requires_endorsement:
+        return
+    from casework import org_requests  # org_requests places cases through this module
+
+    org_requests.ensure_backing(session, case, meeting, actor=actor, now=now)
 
 
 def home_name(session: Session, slug: str) -> str:

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from casework import agenda, repository
+from casework import agenda, org_requests, repository
 from casework.accounts import Identity
 from casework.db import unit_of_work
 from casework.lifecycle import CaseworkError
@@ -605,6 +605,31 @@ def _item_of(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
     return item
 
 
+class NotBacked(MeetingRunError):
+    """A resource-requiring case that not every organisation has backed yet."""
+
+    status = 422
+
+
+def _check_backing(session: Session, group: Group, item: AgendaItem, outcome: Outcome) -> None:
+    """Refuse deciding a resource-requiring case before every organisation's own decision
+    body backs it (`org_requests.backing_refusal`)."""
+    if outcome != Outcome.decided or item.case_id is None or item.for_information:
+        return
+    if group.slug != org_requests.LSVO:
+        return
+    case = repository.get_case(session, case_id=item.case_id)
+    if case is None:
+        return
+    refusal = org_requests.backing_refusal(session, case)
+    if refusal is not None:
+        raise NotBacked(
+            f"case {case.reference} is not backed by every organisation",
+            refusal,
+            errors={"outcome": refusal},
+        )
+
+
 def record_decision(
     engine: Engine,
     identity: Identity,
@@ -626,6 +651,7 @@ def record_decision(
         _check_open(session, meeting)
         item = _item_of(session, meeting_id, item_id)
         clauses, recipients = _check_decision(data, meeting, group, session)
+        _check_backing(session, group, item, data.outcome)
         status = quorum(
             group.quorum_rule, seats_of(session, group), present_ids(session, meeting_id)
         )

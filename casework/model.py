@@ -551,6 +551,8 @@ class AccessPurpose(StrEnum):
 
     case = "case"  # the submitter's status page of one case
     written_views = "written_views"  # a member's written views on a meeting's items
+    # a member's answer for their organisation to a case's requests (OrganisationRequest)
+    organisation_request = "organisation_request"
 
 
 class AccessLink(SQLModel, table=True):

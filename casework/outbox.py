@@ -46,6 +46,9 @@ MEMBER_MESSAGE_KINDS: dict[str, str] = {
     "agenda_not_approved": "Larm när dagordningen inte är godkänd i tid (ordförande, sekreterare)",
     "stale_triage": "Ärenden som väntar på beredning (beredningsgruppen)",
     "stale_triage_chair": "Ärenden som väntat länge på beredning (beredningsgruppens ordförande)",
+    "organisation_request": "Begäran om din organisations ställningstagande eller förankring",
+    "organisation_request_reminder": "Påminnelse när din organisation inte har svarat",
+    "organisation_request_overdue": "Larm när din organisations svar är försenat",
 }
 MAX_EXTRA_ADDRESSES = 10
 

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=16, ge=1, le=1000)
     # "json": one JSON object per log line (see casework.logs); "text" for a terminal.
     log_format: Literal["text", "json"] = "text"
+    # Each organisation's own decision body answers a case within this many working days;
+    # its members are reminded this many working days before the due date.
+    organisation_request_working_days: int = Field(default=20, ge=1, le=120)
+    organisation_request_reminder_working_days: int = Field(default=5, ge=1, le=30)
     # A bearer token that opens /metrics to clients other than the loopback address.
     metrics_token: str = ""
 

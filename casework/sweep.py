@@ -61,6 +61,7 @@ __all__ = [
     "ACTOR",
     "CASE_KINDS",
     "MEETING_KINDS",
+    "REQUEST_KINDS",
     "DueEvent",
     "EventKind",
     "SweepConfig",
@@ -90,6 +91,9 @@ class EventKind(StrEnum):
     documents_reminder = "documents_reminder"
     stale_triage = "stale_triage"
     stale_triage_chair = "stale_triage_chair"
+    # Organisation requests (each organisation's own decision body): before and after due.
+    organisation_request_reminder = "organisation_request_reminder"
+    organisation_request_overdue = "organisation_request_overdue"
 
 
 MEETING_KINDS: tuple[EventKind, ...] = (
@@ -101,6 +105,10 @@ MEETING_KINDS: tuple[EventKind, ...] = (
     EventKind.documents_reminder,
 )
 CASE_KINDS: tuple[EventKind, ...] = (EventKind.stale_triage, EventKind.stale_triage_chair)
+REQUEST_KINDS: tuple[EventKind, ...] = (
+    EventKind.organisation_request_reminder,
+    EventKind.organisation_request_overdue,
+)
 
 # States in which a case waits for beredningsgruppen.
 _IN_TRIAGE = (State.submitted, State.in_triage)
@@ -124,6 +132,8 @@ class SweepConfig:
     working_hours_start: int = 8
     working_hours_end: int = 17
     batch_size: int = 500
+    # Members are reminded this many working days before an organisation request is due.
+    request_reminder_days: int = 5
 
     def __post_init__(self) -> None:
         for name in (
@@ -143,6 +153,7 @@ class SweepConfig:
             public_url=settings.public_url,
             submission_reminder_days=settings.document_reminder_working_days,
             stale_triage_days=settings.stale_triage_working_days,
+            request_reminder_days=settings.organisation_request_reminder_working_days,
             working_hours_start=settings.working_hours_start,
             working_hours_end=settings.working_hours_end,
         )
@@ -388,6 +399,7 @@ def find_due_events(
         elif kind is EventKind.stale_triage_chair:
             cutoff = stale_cutoff(today, 2 * config.stale_triage_days)
             found += _stale_cases_due(session, kind, cutoff)
+    found += _requests_due(session, today, config, wanted)
     return found
 
 
@@ -588,6 +600,8 @@ def _act(
 ) -> int:
     """Write the event's messages and state change into the session; the number of messages."""
     kind = event.kind
+    if kind in REQUEST_KINDS:
+        return _act_on_request(session, event, now, not_before, config)
     if kind in CASE_KINDS:
         assert event.case_id is not None
         case = batch.cases[event.case_id]
@@ -758,7 +772,7 @@ def sweep(
     engine: Engine,
     now: datetime,
     config: SweepConfig,
-    kinds: Iterable[EventKind] = (*MEETING_KINDS, *CASE_KINDS),
+    kinds: Iterable[EventKind] = (*MEETING_KINDS, *CASE_KINDS, *REQUEST_KINDS),
 ) -> SweepReport:
     """Act on every due event of `kinds` at `now`, in batches of `config.batch_size`.
 
@@ -790,3 +804,97 @@ def sweep(
         f", {len(report.failed)} failed" if report.failed else "",
     )
     return report
+
+
+# --- Organisation requests: reminders before and after the due date --------------------
+#
+# A request of each organisation's own decision body (`OrganisationRequest`) that is not
+# answered gets one reminder when its due date is at most `request_reminder_days` working
+# days away, and one more the first sweep after the due date; each goes to every member
+# of that organisation with their own private link to answer. Keyed per request.
+
+
+def _request_waits() -> sa.ColumnElement[bool]:
+    from casework.model import OrganisationRequest, RequestPurpose
+    from casework.org_requests import WAITING
+
+    return sa.or_(
+        *(
+            sa.and_(
+                col(OrganisationRequest.purpose) == purpose,
+                col(Case.status).in_(states),
+            )
+            for purpose, states in WAITING.items()
+            if isinstance(purpose, RequestPurpose)
+        )
+    )
+
+
+def _requests_due(
+    session: Session, today: date, config: SweepConfig, wanted: set[EventKind]
+) -> list[DueEvent]:
+    from casework.model import OrganisationRequest, RequestResponse
+
+    found: list[DueEvent] = []
+    for kind in REQUEST_KINDS:
+        if kind not in wanted:
+            continue
+        due = col(OrganisationRequest.due_date)
+        window = (
+            sa.and_(due >= today, due <= add_working_days(today, config.request_reminder_days))
+            if kind is EventKind.organisation_request_reminder
+            else due < today
+        )
+        statement = (
+            select(OrganisationRequest.id, OrganisationRequest.case_id)
+            .join(Case, col(Case.id) == col(OrganisationRequest.case_id))
+            .where(
+                window,
+                col(OrganisationRequest.response) == RequestResponse.pending,
+                _request_waits(),
+                _not_done(kind, OrganisationRequest.id),
+            )
+            .order_by(col(OrganisationRequest.due_date), col(OrganisationRequest.id))
+        )
+        found += [
+            DueEvent(kind, f"{kind.value}:{request_id}", case_id=case_id)
+            for request_id, case_id in session.exec(statement).all()
+            if request_id is not None
+        ]
+    return found
+
+
+def _act_on_request(
+    session: Session, event: DueEvent, now: datetime, not_before: datetime, config: SweepConfig
+) -> int:
+    from casework.model import Organisation, OrganisationRequest
+    from casework.org_requests import tell_members
+
+    request = session.get(OrganisationRequest, int(event.key.rsplit(":", 1)[1]))
+    assert request is not None
+    case = session.get(Case, request.case_id)
+    organisation = session.get(Organisation, request.organisation_id)
+    assert case is not None and organisation is not None
+    written = tell_members(
+        session,
+        request,
+        case,
+        organisation,
+        kind=event.kind.value,
+        now=now,
+        not_before=not_before,
+        event_key=event.key,
+        public_url=config.public_url,
+    )
+    if not written:
+        log.warning("%s: nobody to write to (no e-mail address on file)", event.key)
+    repository.add_audit_event(
+        session,
+        case_id=case.id,
+        actor=ACTOR,
+        action=event.kind.value,
+        after={"request": request.id, "organisation": organisation.slug, "messages": written},
+        note=f"{organisation.name}, svar senast {request.due_date.isoformat()}",
+        at=now,
+    )
+    return written

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from casework.db import make_engine
 from casework.settings import get_settings
 from casework.sweep import CASE_KINDS, MEETING_KINDS, EventKind, SweepConfig, sweep
+from casework.sweep import REQUEST_KINDS as ORGANISATION_REQUEST_KINDS
 
 
 class SweepFailed(RuntimeError):
@@ -66,5 +67,7 @@ def deadline_sweep(now: datetime | None = None, database_url: str | None = None)
 
 @flow(name="stale-triage", log_prints=True)
 def stale_triage(now: datetime | None = None, database_url: str | None = None) -> dict[str, Any]:
-    """Cases waiting too long in triage: beredningsgruppen, later its chair."""
-    return act_on_due_events([k.value for k in CASE_KINDS], _moment(now), database_url)
+    """Cases waiting too long in triage: beredningsgruppen, later its chair; and the
+    organisations whose own decision body has not answered a case, before and after due."""
+    kinds = [k.value for k in (*CASE_KINDS, *ORGANISATION_REQUEST_KINDS)]
+    return act_on_due_events(kinds, _moment(now), database_url)
