@@ -27,6 +27,7 @@ from casework.web import (
     meetings,
     minutes_pages,
     ops,
+    organisations,
     outbox_pages,
     public,
     publication_pages,
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(written_views.router)
     app.include_router(meeting_run.router)
     app.include_router(publication_pages.router)
+    app.include_router(organisations.router)
     app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.state.metrics = Metrics(engine)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from casework import agenda, meeting_run
+from casework import agenda, meeting_run, org_requests
 from casework.accounts import Identity
 from casework.db import unit_of_work
 from casework.meeting_run import (
@@ -105,6 +105,9 @@ def run_page(
             "quorum": quorum,
             "ticked": run.present if ticked is None else ticked,
             "time_and_place": agenda.time_and_place(run.meeting),
+            "backing": org_requests.backing_by_case(
+                engine, [r.line.case_id for r in run.items if r.line.case_id is not None]
+            ),
             "labels": OUTCOME_LABELS,
             "can_sign": identity.has(StaffRole.secretary, StaffRole.chair, group=run.group.slug),
             "local_time": local_time,
@@ -381,6 +384,9 @@ def decision_page(
             "outcomes": list(OUTCOME_LABELS.items()),
             "phrases": STANDARD_PHRASES,
             "previous": form.previous,
+            "backing": org_requests.backing_by_case(
+                engine, [form.item.case_id] if form.item.case_id is not None else []
+            ),
             "local_time": local_time,
             "done": DONE.get(done, "") if status_code == 200 else "",
             "problem": problem,

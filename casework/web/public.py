@@ -26,6 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 import rules
 from casework import access, repository, services
 from casework.calendar import SWEDISH_MONTHS, long_date
+from casework.chain import ChainView, load_chain
 from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS, Action, State
 from casework.model import Attachment, AuditEvent, Case, CaseCreate, utcnow
@@ -646,6 +647,8 @@ class StatusView:
     return_message: str | None
     history: list[HistoryItem]
     attachments: list[AttachmentView]
+    # The whole chain: where it is now, decisions, assignments, linked cases, answers.
+    chain: ChainView | None = None
 
 
 SUBMITTER_PREFIX = "anmälare:"
@@ -773,6 +776,7 @@ def case_status(
             )
             for a in attachments
         ],
+        chain=load_chain(engine, case.id) if case.id is not None else None,
     )
     is_new = ny == "1"
     return render(
