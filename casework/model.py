@@ -551,6 +551,7 @@ class AccessPurpose(StrEnum):
 
     case = "case"  # the submitter's status page of one case
     written_views = "written_views"  # a member's written views on a meeting's items
+    assignment = "assignment"  # an owner reports an assignment done (token: "<id>.<random>")
 
 
 class AccessLink(SQLModel, table=True):

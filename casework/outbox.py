@@ -46,6 +46,9 @@ MEMBER_MESSAGE_KINDS: dict[str, str] = {
     "agenda_not_approved": "Larm när dagordningen inte är godkänd i tid (ordförande, sekreterare)",
     "stale_triage": "Ärenden som väntar på beredning (beredningsgruppen)",
     "stale_triage_chair": "Ärenden som väntat länge på beredning (beredningsgruppens ordförande)",
+    "assignment_reminder": "Påminnelse om ett uppdrag du har, fem arbetsdagar före sista dag",
+    "assignment_overdue": "Påminnelse när ett uppdrag du har är försenat",
+    "assignment_overdue_chair": "Uppdrag som är länge försenade (gruppens ordförande)",
 }
 MAX_EXTRA_ADDRESSES = 10
 
