@@ -22,7 +22,9 @@ register page. Both, and reopening, run in one transaction and leave an audit ev
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import secrets
 import statistics
 from collections import defaultdict
@@ -69,6 +71,7 @@ __all__ = [
     "OwnerForm",
     "assignment_for_token",
     "create_owner_link",
+    "csv_text",
     "due_of",
     "entries",
     "figures",
@@ -283,6 +286,7 @@ def entries(
 def register_order(found: Iterable[Entry]) -> list[Entry]:
     """Oldest unexecuted first (by decision date, then due date), then the done ones, the
     latest done first."""
+    found = list(found)
     undone = sorted(
         (e for e in found if e.state != FollowupState.done),
         key=lambda e: (e.decided_on, e.due, e.id),
@@ -339,6 +343,23 @@ class GroupFigures:
             return None
         return round(statistics.fmean(self.days_to_execution), 1)
 
+    @property
+    def median_label(self) -> str:
+        return _number(self.median_days)
+
+    @property
+    def mean_label(self) -> str:
+        return _number(self.mean_days)
+
+
+def _number(value: float | None) -> str:
+    """12.0 → "12", 12.5 → "12,5", None → "–" (as Swedish text)."""
+    if value is None:
+        return "–"
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.1f}".replace(".", ",")
+
 
 OLDEST_SHOWN = 5
 
@@ -384,6 +405,16 @@ def served_slugs(identity: Identity) -> set[str | None]:
     return {
         group for role, group in identity.roles if role in (StaffRole.secretary, StaffRole.chair)
     }
+
+
+def visible_groups(session: Session, identity: Identity) -> list[Group]:
+    """The groups whose register `identity` may see: all for admins and beredningsgruppen,
+    else those they serve as secretary or chair."""
+    statement = select(Group).order_by(col(Group.name))
+    served = served_slugs(identity)
+    if not may_see_all(identity) and None not in served:
+        statement = statement.where(col(Group.slug).in_(sorted(s for s in served if s)))
+    return list(session.exec(statement).all())
 
 
 def may_see(identity: Identity, slug: str) -> bool:
@@ -603,3 +634,66 @@ def mark_done_by_link(
         actor = f"owner:{task.owner_name}"[:200]
         _done(session, locked, cleaned, actor, now, "owner_link")
         return task
+
+
+# --- CSV for Swedish Excel ------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "Grupp",
+    "Beslutsdatum",
+    "Punkt",
+    "Ärende",
+    "Uppdrag",
+    "Ansvarig",
+    "Sista dag",
+    "Återrapporteras vid möte",
+    "Status",
+    "Dagar sedan beslut",
+    "Arbetsdagar försenat",
+    "Klart datum",
+    "Dagar från beslut till klart",
+    "Återrapport",
+)
+# A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """Text that a spreadsheet shows as text: a leading formula character gets a "'"."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_text(found: Iterable[Entry], today: date) -> str:
+    """The register as CSV for Swedish Excel: a UTF-8 byte order mark, ";" between cells,
+    quoted where needed, and no cell that could run as a formula."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in found:
+        task = entry.assignment
+        done_at = local_date(task.done_at).isoformat() if task.done_at else ""
+        days = entry.days_to_execution
+        overdue = entry.overdue_working_days(today) if entry.state != FollowupState.done else 0
+        text_cells = [
+            entry.group_name,
+            entry.decided_on.isoformat(),
+            entry.item_title,
+            entry.case_reference,
+            task.description,
+            task.owner_name,
+            entry.due.isoformat(),
+            entry.due_meeting_date.isoformat() if entry.due_meeting_date else "",
+            entry.state_label,
+        ]
+        writer.writerow(
+            [
+                *(safe_cell(cell) for cell in text_cells),
+                entry.age_days(today) if entry.state != FollowupState.done else "",
+                overdue,
+                done_at,
+                "" if days is None else days,
+                safe_cell(task.report),
+            ]
+        )
+    return out.getvalue()
