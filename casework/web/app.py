@@ -23,6 +23,7 @@ from casework.settings import Settings, get_settings
 from casework.web import (
     api,
     calendar_feeds,
+    followup_pages,
     meeting_run,
     meetings,
     minutes_pages,
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(written_views.router)
     app.include_router(meeting_run.router)
     app.include_router(publication_pages.router)
+    app.include_router(followup_pages.router)
     app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.state.metrics = Metrics(engine)
