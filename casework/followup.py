@@ -449,12 +449,14 @@ def _clean_report(report: str) -> str:
     return cleaned
 
 
-def _locked_entry(session: Session, assignment_id: int, today: date) -> Entry:
+def _locked_entry(
+    session: Session, assignment_id: int, today: date, group_slug: str | None = None
+) -> Entry:
     row = session.exec(
         select(Assignment).where(Assignment.id == assignment_id).with_for_update()
     ).first()
     found = entries(session, today, assignment_ids=[assignment_id]) if row else []
-    if not found:
+    if not found or group_slug not in (None, found[0].group_slug):
         raise FollowupError(
             f"no assignment {assignment_id} with final minutes",
             "Uppdraget finns inte i uppföljningen.",
@@ -499,13 +501,15 @@ def mark_done(
     assignment_id: int,
     *,
     report: str,
+    group_slug: str | None = None,
     now: datetime | None = None,
 ) -> Assignment:
-    """The group's secretary or chair reports an assignment done, with a short report."""
+    """The group's secretary or chair reports an assignment done, with a short report
+    (refused as not found when `group_slug` is given and is not the assignment's group)."""
     now = now or utcnow()
     cleaned = _clean_report(report)
     with unit_of_work(engine) as session:
-        entry = _locked_entry(session, assignment_id, local_date(now))
+        entry = _locked_entry(session, assignment_id, local_date(now), group_slug)
         if not may_follow_up(identity, entry.group_slug):
             raise FollowupError(
                 f"{identity.email} may not follow up {entry.group_slug}",
@@ -522,12 +526,13 @@ def reopen(
     assignment_id: int,
     *,
     reason: str = "",
+    group_slug: str | None = None,
     now: datetime | None = None,
 ) -> Assignment:
     """Open a done assignment again (its report stays, for the record)."""
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        entry = _locked_entry(session, assignment_id, local_date(now))
+        entry = _locked_entry(session, assignment_id, local_date(now), group_slug)
         if not may_follow_up(identity, entry.group_slug):
             raise FollowupError(
                 f"{identity.email} may not follow up {entry.group_slug}",

@@ -157,7 +157,7 @@ def register_done(
 ) -> Response:
     _group(engine, identity, slug)
     try:
-        followup.mark_done(engine, identity, assignment_id, report=report)
+        followup.mark_done(engine, identity, assignment_id, report=report, group_slug=slug)
     except followup.FollowupError as exc:
         if exc.status in (403, 404):
             raise PageError(exc.status, exc.message_sv) from None
@@ -184,7 +184,7 @@ def register_reopen(
 ) -> Response:
     _group(engine, identity, slug)
     try:
-        followup.reopen(engine, identity, assignment_id)
+        followup.reopen(engine, identity, assignment_id, group_slug=slug)
     except followup.FollowupError as exc:
         if exc.status in (403, 404):
             raise PageError(exc.status, exc.message_sv) from None

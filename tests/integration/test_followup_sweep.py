@@ -4,6 +4,8 @@ group's chair when long overdue; each once, in working hours, final minutes only
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -173,3 +175,32 @@ def test_the_settings_choose_the_lead_and_the_escalation(world: World) -> None:
     assert sweep(world.engine, local("2026-05-25T10:00"), config, kinds).events == {
         EventKind.assignment_overdue_chair.value: 1
     }
+
+
+def test_two_sweeps_at_once_remind_each_owner_once(world: World) -> None:
+    for number in range(12):
+        add_assignment(
+            world.engine, world.lsvo, DECIDED, due_date=DUE, owner_address=f"o{number}@example.se"
+        )
+    now = local("2026-05-21T10:00")
+    config = SweepConfig(public_url="https://samverkan.example.se", batch_size=5)
+    start = threading.Barrier(2)
+    reports: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait()
+            reports.append(sweep(world.engine, now, config, ASSIGNMENT_KINDS).events)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sum(r.get("assignment_overdue", 0) for r in reports) == 12
+    keys = Counter(n.event_key for n in outbox(world.engine))
+    assert len(keys) == 12 and set(keys.values()) == {1}
