@@ -396,11 +396,11 @@ def suggest(members: Sequence[Case], candidates: Iterable[Case]) -> list[Suggest
             if shared_orgs:
                 names = ", ".join(ORGANISATION_NAMES.get(o, o) for o in shared_orgs)
                 reason = (
-                    f"Samma slag ({kind}) och samma organisation som {member.reference}: {names}."
+                    f"Samma slag som {member.reference}, {kind}, och samma organisation: {names}."
                 )
             elif len(shared_words) >= MIN_SHARED_WORDS:
                 reason = (
-                    f"Samma slag ({kind}) och gemensamma ord med {member.reference}: "
+                    f"Samma slag som {member.reference}, {kind}, och gemensamma ord: "
                     f"{', '.join(shared_words[:6])}."
                 )
             else:

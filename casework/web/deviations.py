@@ -43,7 +43,15 @@ from casework.web.deps import (
     render,
     require_page_role,
 )
-from casework.web.public import GROUP_LABELS, IDENTITY_NUMBER, NO, NOT_YES_NO, YES, Errors
+from casework.web.public import (
+    GROUP_LABELS,
+    IDENTITY_NUMBER,
+    MISSING_EMAIL,
+    NO,
+    NOT_YES_NO,
+    YES,
+    Errors,
+)
 from casework.web.staff import local_today
 from rules.facts import TARGET_GROUPS
 
@@ -155,7 +163,8 @@ def validate_form(values: dict[str, Any]) -> tuple[DeviationCreate | None, Error
             loc = error.get("loc", ())
             name = str(loc[0]) if loc else ""
             if name in LABELS and name not in errors:
-                errors[name] = [MESSAGES[name]]
+                empty_email = name == "submitter_email" and not values[name].strip()
+                errors[name] = [MISSING_EMAIL if empty_email else MESSAGES[name]]
         deviation = None
     ordered = {name: errors[name] for name in FIELD_ORDER if name in errors}
     return (None if ordered else deviation), ordered

@@ -187,7 +187,7 @@ def test_the_group_clusters_its_deviations_and_hands_them_to_lsvo(
     page = client.get(cluster_url)
     suggestions = page.text.split("Förslag på liknande avvikelser")[1].split("<h2")[0]
     assert second.reference in suggestions and third.reference not in suggestions
-    assert "Samma slag (Hjälpmedel) och samma organisation" in suggestions
+    assert f"Samma slag som {first.reference}, Hjälpmedel, och samma organisation" in suggestions
 
     assert post(client, f"{cluster_url}/lagg-till", {"case_id": str(second.id)}).status_code == 303
     handed = post(client, f"{cluster_url}/lamna-till-lsvo", {})
