@@ -28,6 +28,7 @@ from casework.calendar import STOCKHOLM, SWEDISH_MONTHS
 from casework.db import unit_of_work
 from casework.lifecycle import CaseworkError
 from casework.model import Case, CaseCreate, DeviationCluster, Email, Group, StaffRole, utcnow
+from casework.personnummer import find_identity_numbers
 from casework.seed import ORGANISATIONS
 from rules.facts import TargetGroup
 
@@ -300,6 +301,8 @@ def create_cluster(
         raise DeviationError("Ge gruppen av avvikelser en rubrik.")
     if len(title) > 300:
         raise DeviationError("Rubriken får vara högst 300 tecken.")
+    if find_identity_numbers(title):
+        raise DeviationError("Rubriken verkar innehålla ett personnummer. Ta bort det.")
     with unit_of_work(engine) as session:
         group = group_by_slug(session, group_slug)
         if not may_handle(identity, group.slug):
@@ -310,6 +313,10 @@ def create_cluster(
         )
         session.add(cluster)
         session.flush()
+        repository.add_audit_event(
+            session, case_id=None, actor=identity.email, action="deviation_cluster_created",
+            after={"cluster_id": cluster.id, "group": group.slug, "title": title}, at=now,
+        )  # fmt: skip
         for case_id in dict.fromkeys(case_ids):
             _add(session, cluster, group, case_id, actor=identity.email, now=now)
         assert cluster.id is not None

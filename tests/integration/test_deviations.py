@@ -165,6 +165,25 @@ def test_a_secretary_of_another_group_may_not_make_a_cluster(seeded_engine: Engi
         )
 
 
+def test_making_a_cluster_is_audited_and_its_title_holds_no_identity_number(
+    seeded_engine: Engine,
+) -> None:
+    with pytest.raises(deviations.DeviationError, match="personnummer"):
+        deviations.create_cluster(
+            seeded_engine, SECRETARY, group_slug="sg-aldre", title="Gäller 19121212-1212"
+        )
+    cluster_id = deviations.create_cluster(
+        seeded_engine, SECRETARY, group_slug="sg-aldre", title="Hjälpmedel", now=NOW
+    )
+    with unit_of_work(seeded_engine, write=False) as session:
+        [event] = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "deviation_cluster_created")
+        ).all()
+        assert len(session.exec(select(DeviationCluster)).all()) == 1
+    assert event.case_id is None and event.actor == SECRETARY.email
+    assert event.after == {"cluster_id": cluster_id, "group": "sg-aldre", "title": "Hjälpmedel"}
+
+
 def test_suggestions_are_the_same_kind_with_an_organisation_or_words_in_common(
     seeded_engine: Engine,
 ) -> None:

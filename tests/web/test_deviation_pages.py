@@ -161,12 +161,15 @@ def secretary(seeded_engine: Engine) -> StaffUser:
 def test_the_group_clusters_its_deviations_and_hands_them_to_lsvo(
     client: TestClient, seeded_engine: Engine, secretary: StaffUser
 ) -> None:
+    links = []
     for changes in (
         {},
         {"organisations": ["karlshamn"], "place": "Hemtjänsten, Karlshamn"},
         {"kind": "sip", "organisations": ["ronneby"], "description": "SIP hölls inte."},
     ):
-        assert post(client, "/avvikelse", form(**changes)).status_code == 303
+        reported = post(client, "/avvikelse", form(**changes))
+        assert reported.status_code == 303
+        links.append(reported.headers["location"].split("?")[0])
     first, second, third = deviation_cases(seeded_engine)
 
     assert client.get("/avvikelser", follow_redirects=False).status_code in (303, 307)
@@ -210,6 +213,10 @@ def test_the_group_clusters_its_deviations_and_hands_them_to_lsvo(
             ).all()
             assert "deviation_handed_over" in actions
     assert lsvo[0].reference in after.text
+    # The reporter's own page tells that the deviation went on to LSVO.
+    client.cookies.clear()
+    assert "lämnades till LSVO" in client.get(links[0]).text
+    assert "lämnades till LSVO" not in client.get(links[2]).text
 
 
 def test_a_secretary_of_another_group_cannot_see_its_deviations(
