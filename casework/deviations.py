@@ -246,7 +246,7 @@ def handover_case(session: Session, cluster_id: int) -> Case | None:
 # --- clusters -------------------------------------------------------------------------
 
 
-def _cluster_for(
+def cluster_for(
     session: Session, identity: Identity, cluster_id: int, *, lock: bool = False
 ) -> tuple[DeviationCluster, Group]:
     cluster = session.get(DeviationCluster, cluster_id, with_for_update=lock)
@@ -329,7 +329,7 @@ def add_to_cluster(
 ) -> None:  # fmt: skip
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        cluster, group = _cluster_for(session, identity, cluster_id, lock=True)
+        cluster, group = cluster_for(session, identity, cluster_id, lock=True)
         _open(cluster)
         for case_id in dict.fromkeys(case_ids):
             _add(session, cluster, group, case_id, actor=identity.email, now=now)
@@ -341,7 +341,7 @@ def remove_from_cluster(
 ) -> None:  # fmt: skip
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        cluster, _ = _cluster_for(session, identity, cluster_id, lock=True)
+        cluster, _ = cluster_for(session, identity, cluster_id, lock=True)
         _open(cluster)
         case = repository.get_case(session, case_id=case_id, for_update=True)
         if case is None or case.deviation_cluster_id != cluster_id or not is_deviation(case):
@@ -466,7 +466,7 @@ def hand_over(
     same cluster is refused."""
     now = now or utcnow()
     with unit_of_work(engine, write=False) as session:
-        cluster, group = _cluster_for(session, identity, cluster_id)
+        cluster, group = cluster_for(session, identity, cluster_id)
         _open(cluster)
         if group.slug == LSVO:
             raise DeviationError("LSVO:s egna avvikelser lämnas inte vidare.")
@@ -495,7 +495,7 @@ def hand_over(
     )
 
     def within(session: Session, case: Case) -> None:
-        locked, _ = _cluster_for(session, identity, cluster_id, lock=True)
+        locked, _ = cluster_for(session, identity, cluster_id, lock=True)
         _open(locked)
         current = cluster_members(session, cluster_id)
         if [c.id for c in current] != expected:

@@ -462,7 +462,7 @@ def cluster_page(
 ) -> Response:
     with unit_of_work(engine, write=False) as session:
         try:
-            cluster, group = deviations._cluster_for(session, identity, cluster_id)
+            cluster, group = deviations.cluster_for(session, identity, cluster_id)
         except deviations.NotAllowed as error:
             raise PageError(403, str(error)) from None
         except deviations.DeviationError as error:
