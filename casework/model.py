@@ -553,6 +553,7 @@ class AccessPurpose(StrEnum):
     written_views = "written_views"  # a member's written views on a meeting's items
     # a member's answer for their organisation to a case's requests (OrganisationRequest)
     organisation_request = "organisation_request"
+    assignment = "assignment"  # an owner reports an assignment done (token: "<id>.<random>")
 
 
 class AccessLink(SQLModel, table=True):

@@ -49,6 +49,9 @@ MEMBER_MESSAGE_KINDS: dict[str, str] = {
     "organisation_request": "Begäran om din organisations ställningstagande eller förankring",
     "organisation_request_reminder": "Påminnelse när din organisation inte har svarat",
     "organisation_request_overdue": "Larm när din organisations svar är försenat",
+    "assignment_reminder": "Påminnelse om ett uppdrag du har, fem arbetsdagar före sista dag",
+    "assignment_overdue": "Påminnelse när ett uppdrag du har är försenat",
+    "assignment_overdue_chair": "Uppdrag som är länge försenade (gruppens ordförande)",
 }
 MAX_EXTRA_ADDRESSES = 10
 

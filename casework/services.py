@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +118,8 @@ def submit_case(
     now: datetime | None = None,
     idempotency_key: str | None = None,
     request_hash: str = "",
+    case_fields: Mapping[str, Any] | None = None,
+    within: Callable[[Session, Case], None] | None = None,
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
     documents and audit it: one transaction.
@@ -126,6 +128,10 @@ def submit_case(
     instead (`replayed`), or `IdempotencyKeyReused` raised if its `request_hash` differs;
     the key is recorded in the same transaction as the case, so of two concurrent
     submissions with one key only one is stored.
+
+    `case_fields` sets further columns of the new case (a deviation's kind and place, the
+    case it was raised from); `within(session, case)` runs in the same transaction after
+    the case is stored, so what it does (and any error it raises) goes with the case.
     """
     now = now or utcnow()
     if idempotency_key is not None:
@@ -151,6 +157,8 @@ def submit_case(
             stored=stored,
             now=now,
             idempotency=(idempotency_key, request_hash) if idempotency_key is not None else None,
+            case_fields=case_fields or {},
+            within=within,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -187,6 +195,8 @@ def _store_submission(
     stored: Sequence[tuple[Upload, tuple[str, str]]],
     now: datetime,
     idempotency: tuple[str, str] | None,
+    case_fields: Mapping[str, Any],
+    within: Callable[[Session, Case], None] | None = None,
 ) -> Case:
     with unit_of_work(engine) as session:
         case = store_case(
@@ -198,6 +208,7 @@ def _store_submission(
             year=year,
             access_token=access_token,
             now=now,
+            case_fields=case_fields,
         )
         assert case.id is not None
         if idempotency is not None:
@@ -214,6 +225,8 @@ def _store_submission(
             )
         for upload, (digest, relative) in stored:
             _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
+        if within is not None:
+            within(session, case)
         outbox.tell_submitter(
             session,
             case,
@@ -237,9 +250,14 @@ def store_case(
     access_token: str,
     now: datetime,
     parent_case_id: int | None = None,
+    case_fields: Mapping[str, Any] | None = None,
 ) -> Case:
     """Store a routed submission with the next reference of the year and audit it, in the
-    caller's transaction; tells no one. `submit_case` and linked cases both come here."""
+    caller's transaction; tells no one. `submit_case` and linked cases both come here.
+    `case_fields` sets further columns; `parent_case_id` the case it was raised from."""
+    fields = dict(case_fields or {})
+    if parent_case_id is not None:
+        fields["parent_case_id"] = parent_case_id
     number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
     case = Case(
         reference=repository.format_reference(prefix=reference_prefix, year=year, number=number),
@@ -265,15 +283,15 @@ def store_case(
         routing_rule=route.rule,
         routing_explanation=route.explanation,
         access_token_hash=hashlib.sha256(access_token.encode()).hexdigest(),
-        parent_case_id=parent_case_id,
         created_at=now,
         updated_at=now,
+        **fields,
     )
     repository.insert_case(session, case=case)
     assert case.id is not None
     after = snapshot(case)
-    if parent_case_id is not None:
-        after["parent_case_id"] = parent_case_id
+    if case.parent_case_id is not None:
+        after["parent_case_id"] = case.parent_case_id
     repository.add_audit_event(
         session,
         case_id=case.id,

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     drain_interval_minutes: int = Field(default=1, ge=1, le=24 * 60)
     document_reminder_working_days: int = Field(default=3, ge=1, le=30)
     stale_triage_working_days: int = Field(default=5, ge=1, le=60)
+    # Assignments: owners reminded this many working days before the due date; the
+    # group's chair told once one has been overdue this many working days.
+    assignment_reminder_working_days: int = Field(default=5, ge=1, le=60)
+    assignment_escalation_working_days: int = Field(default=10, ge=1, le=120)
     working_hours_start: int = Field(default=8, ge=0, le=23)
     working_hours_end: int = Field(default=17, ge=1, le=24)
     # Delivery: the SMTP server for e-mail addresses, as an Apprise URL without `to`

@@ -28,9 +28,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from casework import access, outbox, repository
+from casework import access, followup, outbox, repository
 from casework import recipients as who
 from casework.calendar import (
     STOCKHOLM,
@@ -48,10 +49,15 @@ from casework.model import (
     AccessPurpose,
     AgendaItem,
     AgendaSection,
+    Assignment,
+    AssignmentStatus,
     Attachment,
     Case,
+    Decision,
     Group,
     Meeting,
+    Member,
+    Role,
     SweepEvent,
 )
 from casework.outbox import Recipient, enqueue
@@ -59,6 +65,7 @@ from casework.settings import Settings
 
 __all__ = [
     "ACTOR",
+    "ASSIGNMENT_KINDS",
     "CASE_KINDS",
     "MEETING_KINDS",
     "REQUEST_KINDS",
@@ -94,6 +101,11 @@ class EventKind(StrEnum):
     # Organisation requests (each organisation's own decision body): before and after due.
     organisation_request_reminder = "organisation_request_reminder"
     organisation_request_overdue = "organisation_request_overdue"
+    # Assignments (uppdrag) from final minutes: to the owner before the due date and when
+    # overdue, to the group's chair when long overdue.
+    assignment_reminder = "assignment_reminder"
+    assignment_overdue = "assignment_overdue"
+    assignment_overdue_chair = "assignment_overdue_chair"
 
 
 MEETING_KINDS: tuple[EventKind, ...] = (
@@ -108,6 +120,11 @@ CASE_KINDS: tuple[EventKind, ...] = (EventKind.stale_triage, EventKind.stale_tri
 REQUEST_KINDS: tuple[EventKind, ...] = (
     EventKind.organisation_request_reminder,
     EventKind.organisation_request_overdue,
+)
+ASSIGNMENT_KINDS: tuple[EventKind, ...] = (
+    EventKind.assignment_reminder,
+    EventKind.assignment_overdue,
+    EventKind.assignment_overdue_chair,
 )
 
 # States in which a case waits for beredningsgruppen.
@@ -129,6 +146,10 @@ class SweepConfig:
     documents_reminder_days: int = 2
     # A case waiting in triage more than this many working days is stale (twice: the chair).
     stale_triage_days: int = 5
+    # Owners are reminded this many working days before an assignment's due date; the
+    # group's chair is told when it has been overdue this many working days.
+    assignment_reminder_days: int = followup.DEFAULT_LEAD_DAYS
+    assignment_escalation_days: int = followup.DEFAULT_ESCALATION_DAYS
     working_hours_start: int = 8
     working_hours_end: int = 17
     batch_size: int = 500
@@ -141,6 +162,8 @@ class SweepConfig:
             "agenda_reminder_days",
             "documents_reminder_days",
             "stale_triage_days",
+            "assignment_reminder_days",
+            "assignment_escalation_days",
             "batch_size",
         ):
             if getattr(self, name) < 1:
@@ -154,6 +177,8 @@ class SweepConfig:
             submission_reminder_days=settings.document_reminder_working_days,
             stale_triage_days=settings.stale_triage_working_days,
             request_reminder_days=settings.organisation_request_reminder_working_days,
+            assignment_reminder_days=settings.assignment_reminder_working_days,
+            assignment_escalation_days=settings.assignment_escalation_working_days,
             working_hours_start=settings.working_hours_start,
             working_hours_end=settings.working_hours_end,
         )
@@ -252,10 +277,19 @@ class DueEvent:
     key: str
     meeting_id: int | None = None
     case_id: int | None = None
+    assignment_id: int | None = None
 
 
-def event_key(kind: EventKind, meeting_id: int | None = None, case_id: int | None = None) -> str:
-    """ "agenda_sent:17", "submission_reminder:17:342", "stale_triage:342"."""
+def event_key(
+    kind: EventKind,
+    meeting_id: int | None = None,
+    case_id: int | None = None,
+    assignment_id: int | None = None,
+) -> str:
+    """ "agenda_sent:17", "submission_reminder:17:342", "stale_triage:342",
+    "assignment_overdue:58" (an assignment's id)."""
+    if kind in ASSIGNMENT_KINDS:
+        return f"{kind}:{assignment_id}"
     if kind in CASE_KINDS:
         return f"{kind}:{case_id}"
     if case_id is None:
@@ -361,6 +395,140 @@ def _stale_cases_due(session: Session, kind: EventKind, cutoff: date) -> list[Du
     ]
 
 
+# --- assignments (uppdrag): reminders, overdue, the chair ------------------------------------
+
+
+def _assignments_due(
+    session: Session, kind: EventKind, today: date, config: SweepConfig
+) -> list[DueEvent]:
+    """Open assignments of final minutes whose event of `kind` is due on `today`."""
+    due_meeting = aliased(Meeting)
+    due = sa.func.coalesce(col(Assignment.due_date), col(due_meeting.date))
+    if kind is EventKind.assignment_reminder:
+        last = followup.latest_due_soon(today, config.assignment_reminder_days)
+        window = sa.and_(due >= today, due <= last)
+    elif kind is EventKind.assignment_overdue:
+        window = due < today
+    else:
+        window = due <= followup.escalation_cutoff(today, config.assignment_escalation_days)
+    statement = (
+        select(Assignment.id, Decision.meeting_id, Assignment.case_id)
+        .join(Decision, col(Decision.id) == col(Assignment.decision_id))
+        .outerjoin(due_meeting, col(due_meeting.id) == col(Assignment.due_meeting_id))
+        .where(
+            col(Assignment.status) == AssignmentStatus.open,
+            followup.final_condition(),
+            window,
+            _not_done(kind, Assignment.id),
+        )
+        .order_by(col(Assignment.id))
+    )
+    return [
+        DueEvent(
+            kind,
+            event_key(kind, assignment_id=assignment_id),
+            meeting_id=meeting_id,
+            case_id=case_id,
+            assignment_id=assignment_id,
+        )
+        for assignment_id, meeting_id, case_id in session.exec(statement).all()
+        if assignment_id is not None
+    ]
+
+
+@dataclass
+class _AssignmentBatch:
+    """What the assignment events of one batch need."""
+
+    entries: dict[int, followup.Entry] = field(default_factory=dict)
+    owners: dict[int, list[Recipient]] = field(default_factory=dict)
+    chairs: dict[int, list[Recipient]] = field(default_factory=dict)
+
+
+def _load_assignments(
+    session: Session, events: Sequence[DueEvent], today: date, config: SweepConfig
+) -> _AssignmentBatch:
+    ids = sorted({e.assignment_id for e in events if e.assignment_id is not None})
+    if not ids:
+        return _AssignmentBatch()
+    found = followup.entries(
+        session, today, assignment_ids=ids, lead=config.assignment_reminder_days
+    )
+    entries = {entry.id: entry for entry in found}
+    member_ids = sorted(
+        {e.assignment.owner_member_id for e in found if e.assignment.owner_member_id}
+    )
+    members = {
+        m.id: m
+        for m in session.exec(select(Member).where(col(Member.id).in_(member_ids))).all()
+        if m.id is not None
+    }
+    owners: dict[int, list[Recipient]] = {}
+    for entry in found:
+        task = entry.assignment
+        targets = [Recipient(task.owner_name, task.owner_address, task.owner_member_id)]
+        member = members.get(task.owner_member_id or 0)
+        if member is not None:
+            targets += outbox.member_recipients(member)
+        owners[entry.id] = targets
+    chair_groups = sorted(
+        {
+            chosen.assignment.group_id
+            for e in events
+            if e.kind is EventKind.assignment_overdue_chair
+            and (chosen := entries.get(e.assignment_id or 0)) is not None
+        }
+    )
+    chairs = who.group_officers(session, chair_groups, [Role.chair]) if chair_groups else {}
+    return _AssignmentBatch(entries, owners, dict(chairs))
+
+
+def _act_on_assignment(
+    session: Session,
+    event: DueEvent,
+    batch: _AssignmentBatch,
+    now: datetime,
+    not_before: datetime,
+    config: SweepConfig,
+) -> int:
+    assert event.assignment_id is not None
+    entry = batch.entries.get(event.assignment_id)
+    if entry is None:  # pragma: no cover - selected in the same transaction's snapshot
+        log.warning("%s: the assignment is no longer in the register", event.key)
+        return 0
+    today = now.astimezone(STOCKHOLM).date()
+    context: dict[str, Any] = {
+        "entry": entry,
+        "assignment": entry.assignment,
+        "due": entry.due,
+        "overdue_days": entry.overdue_working_days(today),
+        "register_url": f"{config.public_url}/uppfoljning/{entry.group_slug}",
+        "public_url": config.public_url,
+    }
+    if event.kind is EventKind.assignment_overdue_chair:
+        targets = batch.chairs.get(entry.assignment.group_id, [])
+        return _send(session, event.kind, targets, context, event, not_before)
+    links: list[str] = []
+
+    def own_link(_recipient: Recipient) -> dict[str, str]:
+        if not links:  # one link per message, shared by the owner's addresses
+            links.append(
+                followup.create_owner_link(
+                    session,
+                    entry.assignment,
+                    meeting_id=entry.meeting_id,
+                    now=now,
+                    public_url=config.public_url,
+                )
+            )
+        return {"done_url": links[0]}
+
+    targets = batch.owners.get(entry.id, [])
+    return _send(
+        session, event.kind, targets, context, event, not_before, recipient_context=own_link
+    )
+
+
 def find_due_events(
     session: Session, now: datetime, config: SweepConfig, kinds: Iterable[EventKind]
 ) -> list[DueEvent]:
@@ -369,8 +537,11 @@ def find_due_events(
     wanted = set(kinds)
     rules = _rules(session) if wanted & set(MEETING_KINDS) else []
     found: list[DueEvent] = []
-    for kind in (*MEETING_KINDS, *CASE_KINDS):
+    for kind in (*MEETING_KINDS, *CASE_KINDS, *ASSIGNMENT_KINDS):
         if kind not in wanted:
+            continue
+        if kind in ASSIGNMENT_KINDS:
+            found += _assignments_due(session, kind, today, config)
             continue
         if kind is EventKind.submission_reminder:
             found += _submission_reminders_due(session, _in_window(kind, today, rules, config))
@@ -761,8 +932,13 @@ def _act_on_batch(
         if not mine:
             return report
         batch = _load(session, mine)
+        today = now.astimezone(STOCKHOLM).date()
+        tasks = _load_assignments(session, mine, today, config)
         for event in mine:
-            written = _act(session, event, batch, now, not_before, config)
+            if event.kind in ASSIGNMENT_KINDS:
+                written = _act_on_assignment(session, event, tasks, now, not_before, config)
+            else:
+                written = _act(session, event, batch, now, not_before, config)
             report.events[event.kind.value] = report.events.get(event.kind.value, 0) + 1
             report.messages[event.kind.value] = report.messages.get(event.kind.value, 0) + written
     return report
@@ -772,7 +948,12 @@ def sweep(
     engine: Engine,
     now: datetime,
     config: SweepConfig,
-    kinds: Iterable[EventKind] = (*MEETING_KINDS, *CASE_KINDS, *REQUEST_KINDS),
+    kinds: Iterable[EventKind] = (
+        *MEETING_KINDS,
+        *CASE_KINDS,
+        *ASSIGNMENT_KINDS,
+        *REQUEST_KINDS,
+    ),
 ) -> SweepReport:
     """Act on every due event of `kinds` at `now`, in batches of `config.batch_size`.
 

@@ -15,7 +15,14 @@ from prefect.cache_policies import NO_CACHE
 
 from casework.db import make_engine
 from casework.settings import get_settings
-from casework.sweep import CASE_KINDS, MEETING_KINDS, EventKind, SweepConfig, sweep
+from casework.sweep import (
+    ASSIGNMENT_KINDS,
+    CASE_KINDS,
+    MEETING_KINDS,
+    EventKind,
+    SweepConfig,
+    sweep,
+)
 from casework.sweep import REQUEST_KINDS as ORGANISATION_REQUEST_KINDS
 
 
@@ -61,8 +68,10 @@ def _moment(now: datetime | None) -> datetime:
 
 @flow(name="deadline-sweep", log_prints=True)
 def deadline_sweep(now: datetime | None = None, database_url: str | None = None) -> dict[str, Any]:
-    """Meeting deadlines: reminders, closing submissions, sending the agenda."""
-    return act_on_due_events([k.value for k in MEETING_KINDS], _moment(now), database_url)
+    """Meeting deadlines: reminders, closing submissions, sending the agenda; and the
+    reminders of assignments (before the due date, overdue, to the chair)."""
+    kinds = [k.value for k in (*MEETING_KINDS, *ASSIGNMENT_KINDS)]
+    return act_on_due_events(kinds, _moment(now), database_url)
 
 
 @flow(name="stale-triage", log_prints=True)

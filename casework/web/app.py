@@ -23,6 +23,8 @@ from casework.settings import Settings, get_settings
 from casework.web import (
     api,
     calendar_feeds,
+    deviations,
+    followup_pages,
     meeting_run,
     meetings,
     minutes_pages,
@@ -175,6 +177,9 @@ def create_app(
     app.include_router(meeting_run.router)
     app.include_router(publication_pages.router)
     app.include_router(organisations.router)
+    app.include_router(followup_pages.router)
+    app.include_router(deviations.router)
+    app.include_router(deviations.api_router)
     app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.state.metrics = Metrics(engine)

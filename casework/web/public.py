@@ -676,6 +676,7 @@ EVENT_TEXTS: dict[str, str] = {
     Action.close: "Ärendet avslutades",
     Action.escalate: "Ärendet lyftes vidare",
     Action.withdraw: "Ärendet återtogs",
+    "deviation_handed_over": "Avvikelsen lämnades till LSVO tillsammans med liknande avvikelser",
 }
 
 
