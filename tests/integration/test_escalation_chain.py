@@ -2,11 +2,13 @@
 secretary and the sweep use: a case that sg-vuxna cannot agree on is lifted to LSVO as a
 linked case; LSVO cannot agree either, so each organisation's own decision body takes a
 position (one late, and reminded); the answers go back on LSVO's agenda; LSVO decides
-with an assignment. And a resource-requiring case stays blocked until all six organisations
-back it."""
+with an assignment; its owner is reminded, LSVO's chair is told when it is long overdue,
+and the owner reports it done. And a resource-requiring case stays blocked until all six
+organisations back it."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -28,15 +30,17 @@ from escalation_world import (
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from casework import agenda, meeting_run, org_requests, repository
+from casework import agenda, followup, meeting_run, org_requests, repository
 from casework.accounts import Identity
 from casework.calendar import add_working_days
+from casework.chain import chain_of
 from casework.db import unit_of_work
 from casework.lifecycle import State
 from casework.meeting_run import DecisionInput, NotBacked
 from casework.model import (
     AgendaItem,
     Assignment,
+    AssignmentStatus,
     AuditEvent,
     Case,
     OrganisationRequest,
@@ -45,7 +49,7 @@ from casework.model import (
     RequestResponse,
     StaffRole,
 )
-from casework.sweep import REQUEST_KINDS, EventKind, SweepConfig, sweep
+from casework.sweep import ASSIGNMENT_KINDS, REQUEST_KINDS, EventKind, SweepConfig, sweep
 
 CONFIG = SweepConfig(public_url="https://samverkan.example.se")
 ASSIGNMENT_DUE = date(2026, 9, 30)
@@ -259,6 +263,49 @@ def test_a_disagreement_runs_from_sg_vuxna_to_the_organisations_and_back(
         tasks = session.exec(select(Assignment).where(Assignment.case_id == child.id)).all()
     assert len(tasks) == 1 and tasks[0].owner_address == owner[1]
     assert item_of(engine, may, child.id)
+
+    # 7. The owner is reminded before the due date; long overdue, LSVO's chair is told.
+    soon = at(add_working_days(ASSIGNMENT_DUE, -2), 11)
+    report = sweep(engine, soon, CONFIG, ASSIGNMENT_KINDS)
+    assert report.events == {EventKind.assignment_reminder.value: 1}
+    reminded = messages(engine, "assignment_reminder", case_id=child.id)
+    assert {m.recipient_address for m in reminded} == {owner[1]}
+    assert sweep(engine, soon + timedelta(hours=2), CONFIG, ASSIGNMENT_KINDS).total_events == 0
+    long_overdue = at(add_working_days(ASSIGNMENT_DUE, 11), 10)
+    report = sweep(engine, long_overdue, CONFIG, ASSIGNMENT_KINDS)
+    assert report.events == {
+        EventKind.assignment_overdue.value: 1,
+        EventKind.assignment_overdue_chair.value: 1,
+    }
+    chair = messages(engine, "assignment_overdue_chair", case_id=child.id)
+    assert {m.recipient_address for m in chair} == {"bodil.sundlof@example.se"}
+
+    # 8. Done: the owner reports it through the link in the reminder.
+    link = re.search(r"/uppdrag/([A-Za-z0-9_.-]+)", reminded[-1].body_text)
+    assert link is not None
+    followup.mark_done_by_link(
+        engine, link.group(1), report="Rutinen är antagen av alla sex.",
+        now=long_overdue + timedelta(days=1),
+    )  # fmt: skip
+    with unit_of_work(engine, write=False) as session:
+        task = session.get(Assignment, tasks[0].id)
+        assert task is not None and task.status == AssignmentStatus.done
+        # The submitter of the original case sees the whole chain.
+        original_case = repository.get_case(session, case_id=original)
+        assert original_case is not None
+        view = chain_of(session, original_case)
+    assert view.where.startswith("Frågan är lyft till LSVO")
+    assert [d.outcome for d in view.decisions] == ["Lyfts vidare: gruppen kan inte enas"]
+    (linked,) = view.linked
+    assert linked.relation == "Lyft vidare som" and linked.reference == child.reference
+    assert linked.status_label == "Under uppföljning"
+    assert [d.outcome for d in linked.decisions] == [
+        "Lyfts vidare: gruppen kan inte enas",
+        "Beslut",
+    ]
+    assert linked.decisions[-1].clauses == ["införa en gemensam rutin för samsjuklighet"]
+    assert len(linked.answers) == 6
+    assert [(a.status, a.done) for a in view.assignments] == [("Klart", True)]
 
 
 def test_a_resource_requiring_decision_waits_for_six_backings(seeded_engine: Engine) -> None:
