@@ -996,17 +996,14 @@ def sweep(
 
 
 def _request_waits() -> sa.ColumnElement[bool]:
-    from casework.model import OrganisationRequest, RequestPurpose
+    """The request's case still waits for the answers of its purpose."""
+    from casework.model import OrganisationRequest
     from casework.org_requests import WAITING
 
     return sa.or_(
         *(
-            sa.and_(
-                col(OrganisationRequest.purpose) == purpose,
-                col(Case.status).in_(states),
-            )
+            sa.and_(col(OrganisationRequest.purpose) == purpose, col(Case.status).in_(states))
             for purpose, states in WAITING.items()
-            if isinstance(purpose, RequestPurpose)
         )
     )
 

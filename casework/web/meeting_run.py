@@ -107,7 +107,9 @@ def run_page(
             "time_and_place": agenda.time_and_place(run.meeting),
             "backing": org_requests.backing_by_case(
                 engine, [r.line.case_id for r in run.items if r.line.case_id is not None]
-            ),
+            )
+            if run.group.slug == org_requests.LSVO
+            else {},
             "labels": OUTCOME_LABELS,
             "can_sign": identity.has(StaffRole.secretary, StaffRole.chair, group=run.group.slug),
             "local_time": local_time,
@@ -386,7 +388,9 @@ def decision_page(
             "previous": form.previous,
             "backing": org_requests.backing_by_case(
                 engine, [form.item.case_id] if form.item.case_id is not None else []
-            ),
+            )
+            if form.group.slug == org_requests.LSVO
+            else {},
             "local_time": local_time,
             "done": DONE.get(done, "") if status_code == 200 else "",
             "problem": problem,

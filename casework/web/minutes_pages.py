@@ -19,6 +19,7 @@ from casework.web.deps import (
     CsrfChecked,
     EngineDep,
     PageError,
+    RulesDep,
     SettingsDep,
     local_time,
     render,
@@ -148,9 +149,12 @@ def finalise(
     engine: EngineDep,
     settings: SettingsDep,
     identity: MinutesStaff,
+    rule_set: RulesDep,
 ) -> Response:
     try:
-        minutes.finalise_minutes(engine, identity, meeting_id, data_dir=settings.data_dir)
+        minutes.finalise_minutes(
+            engine, identity, meeting_id, data_dir=settings.data_dir, rules=rule_set
+        )
     except agenda.MeetingNotFound:
         raise PageError(404, "Det finns inget sådant möte.") from None
     except agenda.NotAllowed as exc:

@@ -29,7 +29,7 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from casework import agenda, org_requests
+from casework import agenda, meeting_run, org_requests
 from casework.accounts import Identity
 from casework.db import unit_of_work
 from casework.meeting_run import DecisionInput
@@ -200,3 +200,37 @@ def test_the_decision_form_shows_and_enforces_the_backing(
         "Har inte svarat: Karlskrona kommun, Ronneby kommun, Karlshamns kommun, "
         "Sölvesborgs kommun, Olofströms kommun." in text_of(refused)
     )
+
+
+def test_finalising_on_the_minutes_page_lifts_the_case_to_lsvo(
+    client: TestClient, seeded_engine: Engine
+):
+    world = build(seeded_engine)
+    original = submit(
+        seeded_engine, title="Samsjuklighet", description="Vuxna.", target_groups=["vuxna"],
+        now=at(VUXNA_MEETING - timedelta(days=18)),
+    )  # fmt: skip
+    vuxna = world.meetings["vuxna"]
+    agenda.schedule_case(
+        seeded_engine, original, vuxna, actor=SG_SECRETARY,
+        now=at(VUXNA_MEETING - timedelta(days=17)),
+    )  # fmt: skip
+    everyone_present(seeded_engine, SG_SECRETARY, vuxna, at(VUXNA_MEETING))
+    for line in agenda.load_agenda(seeded_engine, vuxna).lines:
+        for entry in (line, *line.sub_items):
+            if entry.item_id is None:
+                continue
+            data = ESCALATE if entry.case_id == original else DecisionInput(Outcome.noted)
+            meeting_run.record_decision(
+                seeded_engine, SG_SECRETARY, vuxna, entry.item_id, data, now=at(VUXNA_MEETING)
+            )
+    secretary = _staff(seeded_engine, SG_SECRETARY.email, StaffRole.secretary, "sg-vuxna")
+    sign_in(client, secretary)
+    done = post(client, f"/moten/{vuxna}/protokoll/faststall", {})
+    assert done.status_code == 303, text_of(done)
+    with unit_of_work(seeded_engine, write=False) as session:
+        child = session.exec(select(Case).where(Case.parent_case_id == original)).one()
+    assert child.destination == "lsvo" and child.escalated_from == "sg-vuxna"
+    page = text_of(client.get(f"/arenden/{child.id}"))
+    assert "Lyft från Samverkansgrupp" in page
+    assert "Ärendet som detta lyftes från" in page
