@@ -347,12 +347,22 @@ def test_a_resource_requiring_decision_waits_for_six_backings(seeded_engine: Eng
     refusal = attempt()
     assert refusal is not None and "Har inte svarat: Region Blekinge, Karlskrona kommun" in refusal
     slugs = {v: k for k, v in world.organisations.items()}
+    assert {r.due_date for r in asked} == {meeting_day}  # due by the meeting
     for n, request in enumerate(asked):
+        if n == 5:
+            # The last organisation has not answered a few days before the meeting: its
+            # members are reminded, once; the others are not.
+            reminder_at = at(add_working_days(meeting_day, -3), 9)
+            report = sweep(engine, reminder_at, CONFIG, REQUEST_KINDS)
+            assert report.events == {EventKind.organisation_request_reminder.value: 1}
+            assert sweep(engine, reminder_at, CONFIG, REQUEST_KINDS).total_events == 0
+            reminded = messages(engine, "organisation_request_reminder", case_id=case_id)
+            assert reminded and all("Olofströms kommun" in m.body_text for m in reminded)
         slug = slugs[request.organisation_id]
         response = "does_not_back" if slug == "karlshamn" else "backs"
         org_requests.respond_as_staff(
             engine, staff(world.answerer[slug][1]), request.id or 0, response=response,
-            now=placed_at + timedelta(days=1 + n),
+            now=placed_at + timedelta(days=1 + n) if n < 5 else at(meeting_day, 8),
         )  # fmt: skip
         refusal = attempt()
         assert refusal is not None, f"decided after {n + 1} answers"
