@@ -676,6 +676,9 @@ EVENT_TEXTS: dict[str, str] = {
     Action.close: "Ärendet avslutades",
     Action.escalate: "Ärendet lyftes vidare",
     Action.withdraw: "Ärendet återtogs",
+    "linked_case_raised": "Frågan lyftes vidare som ett nytt, kopplat ärende",
+    "organisation_requests_opened": "Organisationernas egna beslutsorgan tillfrågades",
+    "organisation_response": "En organisation svarade",
     "deviation_handed_over": "Avvikelsen lämnades till LSVO tillsammans med liknande avvikelser",
 }
 
