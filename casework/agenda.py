@@ -303,7 +303,7 @@ class Agenda:
         return sum(1 for line in self.lines if line.section == AgendaSection.case)
 
 
-def _meeting_and_group(
+def meeting_and_group(
     session: Session, meeting_id: int, *, lock: bool = False
 ) -> tuple[Meeting, Group]:
     statement = select(Meeting).where(Meeting.id == meeting_id)
@@ -357,7 +357,7 @@ def _agenda(session: Session, meeting: Meeting, group: Group) -> Agenda:
 
 def agenda_of(session: Session, meeting_id: int) -> Agenda:
     """A meeting's agenda, numbered, with each case's documents, read in `session`."""
-    meeting, group = _meeting_and_group(session, meeting_id)
+    meeting, group = meeting_and_group(session, meeting_id)
     return _agenda(session, meeting, group)
 
 
@@ -469,7 +469,7 @@ def proposed_meeting(engine: Engine, case_id: int, *, today: date) -> Meeting | 
 # --- writing ---------------------------------------------------------------------------
 
 
-def _ensure_opening(session: Session, meeting: Meeting, group: Group, actor: str) -> bool:
+def ensure_opening(session: Session, meeting: Meeting, group: Group, actor: str) -> bool:
     """Store the opening items if they are not there yet; True when they were added."""
     assert meeting.id is not None
     existing = _items(session, meeting.id)
@@ -490,7 +490,7 @@ def _ensure_opening(session: Session, meeting: Meeting, group: Group, actor: str
     return True
 
 
-def _next_position(session: Session, meeting_id: int, section: AgendaSection) -> int:
+def next_position(session: Session, meeting_id: int, section: AgendaSection) -> int:
     positions = [i.position for i in _items(session, meeting_id) if i.section == section]
     return max(positions, default=0) + 1
 
@@ -503,7 +503,7 @@ def _renumber_section(session: Session, meeting_id: int, section: AgendaSection)
             session.add(item)
 
 
-def _clear_approval(session: Session, meeting: Meeting, actor: str, at: datetime, why: str) -> None:
+def clear_approval(session: Session, meeting: Meeting, actor: str, at: datetime, why: str) -> None:
     """A changed agenda needs approving again: clear the approval and audit it."""
     if meeting.agenda_approved_at is None:
         return
@@ -550,9 +550,9 @@ def build_agenda(
     """Store a meeting's opening items (idempotent); True when they were added now."""
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+        meeting, group = meeting_and_group(session, meeting_id, lock=True)
         _check_manage(actor, group)
-        added = _ensure_opening(session, meeting, group, actor.email)
+        added = ensure_opening(session, meeting, group, actor.email)
         if added:
             repository.add_audit_event(
                 session,
@@ -605,7 +605,7 @@ def schedule_case(
         case = repository.get_case(session, case_id=case_id, for_update=True)
         if case is None:
             raise CaseNotFound(case_id)
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+        meeting, group = meeting_and_group(session, meeting_id, lock=True)
         _check_manage(actor, group)
         home = agenda_group(case)
         if group.slug != home:
@@ -648,13 +648,13 @@ def schedule_case(
         before = {"status": case.status.value, "meeting_id": case.meeting_id}
         if case.meeting_id is not None:
             _take_off(session, case, case.meeting_id, actor.email, now)
-        _ensure_opening(session, meeting, group, actor.email)
+        ensure_opening(session, meeting, group, actor.email)
         assert meeting.id is not None and case.id is not None
         session.add(
             AgendaItem(
                 meeting_id=meeting.id,
                 section=AgendaSection.case,
-                position=_next_position(session, meeting.id, AgendaSection.case),
+                position=next_position(session, meeting.id, AgendaSection.case),
                 case_id=case.id,
                 title=case.title,
                 kind=case.kind,
@@ -664,7 +664,7 @@ def schedule_case(
                 added_at=now,
             )
         )
-        _clear_approval(session, meeting, actor.email, now, f"{case.reference} sattes upp")
+        clear_approval(session, meeting, actor.email, now, f"{case.reference} sattes upp")
         information_on = _information_items(session, case, actor.email, now)
         case.status = target
         case.meeting_id = meeting.id
@@ -718,7 +718,7 @@ def defer_case(
     """Place a case deferred (bordlagd) at `deferred_at` on a later meeting of its agenda
     group, in the caller's transaction; its item on the held meeting stays, as the minutes
     of that meeting tell of it. The submitter is told by the caller."""
-    meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+    meeting, group = meeting_and_group(session, meeting_id, lock=True)
     home = agenda_group(case)
     if group.slug != home:
         raise AgendaError(
@@ -739,7 +739,7 @@ def defer_case(
         )
     target = next_state(case.status, Action.schedule)
     assert meeting.id is not None and case.id is not None
-    _ensure_opening(session, meeting, group, actor)
+    ensure_opening(session, meeting, group, actor)
     item = session.exec(
         select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id)
     ).first()
@@ -747,7 +747,7 @@ def defer_case(
         item = AgendaItem(
             meeting_id=meeting.id,
             section=AgendaSection.case,
-            position=_next_position(session, meeting.id, AgendaSection.case),
+            position=next_position(session, meeting.id, AgendaSection.case),
             case_id=case.id,
             title=case.title,
             kind=case.kind,
@@ -760,7 +760,7 @@ def defer_case(
         item.for_information = False
         item.kind = case.kind
     session.add(item)
-    _clear_approval(session, meeting, actor, now, f"{case.reference} bordlades dit")
+    clear_approval(session, meeting, actor, now, f"{case.reference} bordlades dit")
     before = {"status": case.status.value, "meeting_id": case.meeting_id}
     case.status = target
     case.meeting_id = meeting.id
@@ -831,12 +831,12 @@ def _information_items(session: Session, case: Case, actor: str, now: datetime) 
         ).first()
         if already is not None:
             continue
-        _ensure_opening(session, meeting, group, actor)
+        ensure_opening(session, meeting, group, actor)
         session.add(
             AgendaItem(
                 meeting_id=meeting.id,
                 section=AgendaSection.case,
-                position=_next_position(session, meeting.id, AgendaSection.case),
+                position=next_position(session, meeting.id, AgendaSection.case),
                 case_id=case.id,
                 title=case.title,
                 kind="I",
@@ -847,9 +847,7 @@ def _information_items(session: Session, case: Case, actor: str, now: datetime) 
                 added_at=now,
             )
         )
-        _clear_approval(
-            session, meeting, actor, now, f"{case.reference} sattes upp som information"
-        )
+        clear_approval(session, meeting, actor, now, f"{case.reference} sattes upp som information")
         placed.append(meeting.id)
     session.flush()
     return placed
@@ -867,10 +865,10 @@ def _take_off(session: Session, case: Case, meeting_id: int, actor: str, now: da
     old = session.get(Meeting, meeting_id)
     if old is not None:
         _check_not_sent(old)
-        _clear_approval(session, old, actor, now, f"{case.reference} togs bort")
+        clear_approval(session, old, actor, now, f"{case.reference} togs bort")
 
 
-def _item(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
+def item_of(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
     item = session.get(AgendaItem, item_id)
     if item is None or item.meeting_id != meeting_id:
         raise AgendaError(
@@ -889,9 +887,9 @@ def _editable_item(
 ) -> tuple[Meeting, AgendaItem]:
     """The meeting (locked) and an item the actor may change: not an opening item, and
     not a case once the agenda is sent."""
-    meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+    meeting, group = meeting_and_group(session, meeting_id, lock=True)
     _check_manage(actor, group)
-    item = _item(session, meeting_id, item_id)
+    item = item_of(session, meeting_id, item_id)
     if item.section == AgendaSection.opening:
         raise AgendaError(*opening_refusal)
     if item.section == AgendaSection.case:
@@ -941,7 +939,7 @@ def move_item(
             at=now,
         )
         if item.section == AgendaSection.case:
-            _clear_approval(session, meeting, actor.email, now, "dagordningens ordning ändrades")
+            clear_approval(session, meeting, actor.email, now, "dagordningens ordning ändrades")
 
 
 def add_other_item(
@@ -980,18 +978,18 @@ def add_other_item(
             str(exc), "Ange typ som B, I, D eller en kombination som I/D.", field="kind"
         ) from None
     with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+        meeting, group = meeting_and_group(session, meeting_id, lock=True)
         _check_manage(actor, group)
         if meeting.date < local_date(now):
             raise AgendaError(
                 f"meeting {meeting_id} on {meeting.date} is over",
                 "Mötet har redan varit; punkter kan läggas till till och med mötesdagen.",
             )
-        _ensure_opening(session, meeting, group, actor.email)
+        ensure_opening(session, meeting, group, actor.email)
         item = AgendaItem(
             meeting_id=meeting_id,
             section=AgendaSection.other,
-            position=_next_position(session, meeting_id, AgendaSection.other),
+            position=next_position(session, meeting_id, AgendaSection.other),
             title=title,
             kind=marks,
             presenter=presenter,
@@ -1048,7 +1046,7 @@ def remove_item(
                 other = session.get(Meeting, info.meeting_id)
                 if other is not None and other.agenda_sent_at is None:
                     session.delete(info)
-                    _clear_approval(session, other, actor.email, now, f"{case.reference} togs bort")
+                    clear_approval(session, other, actor.email, now, f"{case.reference} togs bort")
             before = {"status": case.status.value, "meeting_id": case.meeting_id}
             case.status = target
             case.meeting_id = None
@@ -1080,7 +1078,7 @@ def remove_item(
         session.flush()
         _renumber_section(session, meeting_id, section)
         if section == AgendaSection.case:
-            _clear_approval(session, meeting, actor.email, now, "en punkt togs bort")
+            clear_approval(session, meeting, actor.email, now, "en punkt togs bort")
 
 
 def approve_agenda(
@@ -1089,7 +1087,7 @@ def approve_agenda(
     """Approve a meeting's agenda before it is sent: for LSVO beredningsgruppen decides it."""
     now = now or utcnow()
     with unit_of_work(engine) as session:
-        meeting, group = _meeting_and_group(session, meeting_id, lock=True)
+        meeting, group = meeting_and_group(session, meeting_id, lock=True)
         if not may_approve(actor, group.slug):
             who = (
                 "beredningsgruppen"
@@ -1106,7 +1104,7 @@ def approve_agenda(
                 f"the agenda of meeting {meeting_id} is already approved",
                 "Dagordningen är redan godkänd.",
             )
-        _ensure_opening(session, meeting, group, actor.email)
+        ensure_opening(session, meeting, group, actor.email)
         meeting.agenda_approved_at = now
         meeting.agenda_approved_by = actor.email[:200]
         session.add(meeting)

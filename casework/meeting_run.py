@@ -126,15 +126,10 @@ class NotQuorate(MeetingRunError):
 def _meeting_and_group(
     session: Session, meeting_id: int, *, lock: bool = False
 ) -> tuple[Meeting, Group]:
-    statement = select(Meeting).where(Meeting.id == meeting_id)
-    if lock:
-        statement = statement.with_for_update()
-    meeting = session.exec(statement).first()
-    if meeting is None:
-        raise NotFound(f"no meeting with id {meeting_id}", "Det finns inget sådant möte.")
-    group = session.get(Group, meeting.group_id)
-    assert group is not None
-    return meeting, group
+    try:
+        return agenda.meeting_and_group(session, meeting_id, lock=lock)
+    except agenda.MeetingNotFound as exc:
+        raise NotFound(str(exc), exc.message_sv) from None
 
 
 def group_of(session: Session, meeting_id: int) -> Group:
@@ -357,7 +352,7 @@ def record_attendance(
                     recorded_at=now,
                 )
             )
-        agenda._ensure_opening(session, meeting, group, identity.email)
+        agenda.ensure_opening(session, meeting, group, identity.email)
         session.flush()
         status = quorum(group.quorum_rule, seats_of(session, group), present)
         repository.add_audit_event(
@@ -596,13 +591,10 @@ def decision_errors(engine: Engine, meeting_id: int, data: DecisionInput) -> dic
 
 
 def _item_of(session: Session, meeting_id: int, item_id: int) -> AgendaItem:
-    item = session.get(AgendaItem, item_id)
-    if item is None or item.meeting_id != meeting_id:
-        raise NotFound(
-            f"no item {item_id} on meeting {meeting_id}",
-            "Punkten finns inte på dagordningen. Ladda om sidan.",
-        )
-    return item
+    try:
+        return agenda.item_of(session, meeting_id, item_id)
+    except agenda.AgendaError as exc:
+        raise NotFound(str(exc), exc.message_sv) from None
 
 
 class NotBacked(MeetingRunError):
@@ -987,7 +979,7 @@ def approve_minutes(
                     f"Protokollet justeras vid ett senare möte med {group.name}.",
                 )
             _check_open(session, at_meeting)
-            agenda._ensure_opening(session, at_meeting, group, identity.email)
+            agenda.ensure_opening(session, at_meeting, group, identity.email)
             item = session.exec(
                 select(AgendaItem).where(
                     AgendaItem.meeting_id == at_meeting_id,

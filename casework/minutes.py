@@ -339,7 +339,7 @@ def minutes_view(engine: Engine, meeting_id: int, *, version: int | None = None)
     """The minutes of a meeting: a given version, the latest, or the draft before there is
     one. Raises `agenda.MeetingNotFound`, and `MinutesError` for a version not stored."""
     with unit_of_work(engine, write=False) as session:
-        meeting, group = agenda._meeting_and_group(session, meeting_id)
+        meeting, group = agenda.meeting_and_group(session, meeting_id)
         versions = _versions(session, meeting_id)
         if version is not None:
             chosen = next((m for m in versions if m.version == version), None)
@@ -401,7 +401,7 @@ def finalise_minutes(
     now = now or utcnow()
     data_dir = data_dir if data_dir is not None else get_settings().data_dir
     with unit_of_work(engine) as session:
-        meeting, group = agenda._meeting_and_group(session, meeting_id, lock=True)
+        meeting, group = agenda.meeting_and_group(session, meeting_id, lock=True)
         _check_manage(identity, group)
         assert group.id is not None and meeting.id is not None
         if _versions(session, meeting_id):
@@ -674,7 +674,7 @@ def new_version(
             field="reason",
         )
     with unit_of_work(engine) as session:
-        _meeting, group = agenda._meeting_and_group(session, meeting_id, lock=True)
+        _meeting, group = agenda.meeting_and_group(session, meeting_id, lock=True)
         _check_manage(identity, group)
         versions = _versions(session, meeting_id)
         if not versions:

@@ -547,7 +547,7 @@ def return_to_lsvo(
     meeting = next_open_meeting(session, LSVO, today=local_date(now)) if group is not None else None
     if meeting is not None and group is not None:
         assert meeting.id is not None
-        agenda._ensure_opening(session, meeting, group, actor)
+        agenda.ensure_opening(session, meeting, group, actor)
         item = session.exec(
             select(AgendaItem).where(
                 AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id
@@ -557,7 +557,7 @@ def return_to_lsvo(
             item = AgendaItem(
                 meeting_id=meeting.id,
                 section=AgendaSection.case,
-                position=agenda._next_position(session, meeting.id, AgendaSection.case),
+                position=agenda.next_position(session, meeting.id, AgendaSection.case),
                 case_id=case.id,
                 title=case.title,
                 kind="B",
@@ -568,7 +568,7 @@ def return_to_lsvo(
         item.for_information = False
         item.proposed_decision = text
         session.add(item)
-        agenda._clear_approval(
+        agenda.clear_approval(
             session, meeting, actor, now, f"{case.reference} kom tillbaka från organisationerna"
         )
         before = {"status": case.status.value, "meeting_id": case.meeting_id}
