@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: run test e2e lint bench bench-drain bench-sweep clean
+.PHONY: run test e2e lint bench bench-drain bench-sweep bench-production clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-drain: $(STAMP)
 # The deadline sweep over 100 000 and 1 000 000 open cases, and one real flow run.
 bench-sweep: $(STAMP)
 	$(BIN)/python -m bench.sweep --flow
+
+# One and two web processes, one and two Prefect workers, on local PostgreSQL (minutes).
+bench-production: $(STAMP)
+	$(BIN)/python -m bench.production
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

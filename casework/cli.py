@@ -218,7 +218,9 @@ def serve(
         typer.Option(
             "--flows/--no-flows",
             help="Also serve the calendar flows (deadline sweep, stale triage) with a Prefect "
-            "server under the data directory, unless PREFECT_API_URL names one.",
+            "server under the data directory, unless PREFECT_API_URL names one. With "
+            "--no-flows and PREFECT_API_URL set, the flows run on that server's workers "
+            "(samverkan deploy) and submissions start its outbox drain.",
         ),
     ] = True,
 ) -> None:
@@ -250,6 +252,13 @@ def serve(
         from flows.trigger import DrainTrigger
 
         trigger = DrainTrigger(DEPLOYMENT)
+    elif _configured_prefect_api():
+        # The flows run on Prefect workers (samverkan deploy): after a submission, ask
+        # their server for an outbox drain instead of waiting for its schedule.
+        from flows import DEPLOYMENT
+        from flows.trigger import DrainTrigger
+
+        trigger = DrainTrigger(DEPLOYMENT)
     web_app = create_app(
         engine=engine, rule_set=rule_set, settings=settings, after_submission=trigger
     )
@@ -270,7 +279,13 @@ def serve(
         )
 
     if not flows:
-        run_web()
+        if trigger is not None:
+            trigger.start(_configured_prefect_api())
+        try:
+            run_web()
+        finally:
+            if trigger is not None:
+                trigger.stop()
         return
     from flows.serve import PrefectServerError, serve_with_flows
 
@@ -278,6 +293,27 @@ def serve(
         serve_with_flows(run_web, settings, typer.echo, trigger)
     except PrefectServerError as exc:
         fail(f"cannot start the flows: {exc}\n  (--no-flows serves the web application alone)")
+
+
+@app.command("deploy")
+def deploy_command() -> None:
+    """Register the flows' deployments and schedules with the Prefect server at PREFECT_API_URL.
+
+    Creates the process work pool (SAMVERKAN_PREFECT_WORK_POOL) when it is missing; running
+    it again changes nothing. Workers run the flows: prefect worker start --pool POOL.
+    """
+    from flows.deploy import DeployError, deploy
+
+    try:
+        deploy(get_settings(), lambda line: typer.echo(f"samverkan: {line}"))
+    except DeployError as exc:
+        fail(str(exc), code=1)
+
+
+def _configured_prefect_api() -> str:
+    import os
+
+    return os.environ.get("PREFECT_API_URL", "").strip()
 
 
 def _is_loopback(host: str) -> bool:

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     organisation_request_reminder_working_days: int = Field(default=5, ge=1, le=30)
     # A bearer token that opens /metrics to clients other than the loopback address.
     metrics_token: str = ""
+    # `samverkan deploy`: the Prefect process work pool the flows' deployments use, how
+    # often a flow run's process reports that it is alive, and after how long without a
+    # report the run is marked Crashed (its worker died).
+    prefect_work_pool: str = Field(default="samverkan", min_length=1)
+    flow_heartbeat_seconds: int = Field(default=60, ge=30, le=3600)
+    flow_crash_after_seconds: int = Field(default=300, ge=40, le=24 * 3600)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -73,6 +79,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"working hours {self.working_hours_start}-{self.working_hours_end}: "
                 "SAMVERKAN_WORKING_HOURS_START must be before SAMVERKAN_WORKING_HOURS_END"
+            )
+        if self.flow_crash_after_seconds <= self.flow_heartbeat_seconds + 5:
+            raise ValueError(
+                f"SAMVERKAN_FLOW_CRASH_AFTER_SECONDS ({self.flow_crash_after_seconds}) must be "
+                f"longer than SAMVERKAN_FLOW_HEARTBEAT_SECONDS ({self.flow_heartbeat_seconds})"
+                " by more than 5 s, or live flow runs would be marked Crashed"
             )
         self.public_url = self.public_url.rstrip("/")
         if not self.database_url:

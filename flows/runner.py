@@ -8,31 +8,23 @@ where this one left off.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
-from casework.settings import get_settings
+from casework.settings import Settings, get_settings
 from flows import DEPLOYMENT
-from flows.outbox import outbox_drain
-from flows.sweep import deadline_sweep, stale_triage
+from flows.deploy import SCHEDULED
 
 
-def deployments(interval_minutes: int, drain_minutes: int = 1) -> list[RunnerDeployment]:
-    """The deadline sweep and the stale-triage reminders every `interval_minutes`, the
-    outbox drain every `drain_minutes`."""
+def deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The scheduled flows (`flows.deploy.SCHEDULED`) at their intervals from `settings`."""
     found = []
-    for flow, minutes in (
-        (deadline_sweep, interval_minutes),
-        (stale_triage, interval_minutes),
-        (outbox_drain, drain_minutes),
-    ):
-        deployment = flow.to_deployment(
+    for scheduled in SCHEDULED:
+        deployment = scheduled.flow.to_deployment(
             DEPLOYMENT,
-            interval=timedelta(minutes=minutes),
-            description=flow.description,
+            interval=scheduled.interval(settings),
+            description=scheduled.flow.description,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
         # Called outside an event loop, to_deployment returns the deployment itself.
@@ -42,9 +34,8 @@ def deployments(interval_minutes: int, drain_minutes: int = 1) -> list[RunnerDep
 
 
 def main() -> None:
-    settings = get_settings()
     serve(
-        *deployments(settings.sweep_interval_minutes, settings.drain_interval_minutes),
+        *deployments(get_settings()),
         pause_on_shutdown=False,
         print_starting_message=False,
     )

@@ -2,8 +2,9 @@
 
 The web application calls the trigger after each stored submission; the call only sets
 a flag. A thread of its own asks the Prefect API for a flow run of the drain deployment,
-at most once every `min_interval` seconds however many submissions arrive, so a burst
-of submissions costs one flow run, not one each. If Prefect cannot be reached, the
+at most once every `min_interval` seconds however many submissions arrive, and not while
+a drain run is due but not yet started, so a burst of submissions costs one flow run,
+not one each, whichever web process took them. If Prefect cannot be reached, the
 scheduled run a minute later sends the messages.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 import httpx
 
@@ -25,6 +27,7 @@ class DrainTrigger:
         self.min_interval = min_interval
         self.api_url: str | None = None
         self.requested = 0
+        self.skipped = 0
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,8 +63,28 @@ class DrainTrigger:
     def _create_flow_run(self, client: httpx.Client) -> None:
         found = client.get(f"{self.api_url}/deployments/name/{DRAIN_FLOW}/{self.deployment}")
         found.raise_for_status()
+        deployment_id = found.json()["id"]
+        if self._drain_waiting(client, deployment_id):
+            self.skipped += 1
+            return
         created = client.post(
-            f"{self.api_url}/deployments/{found.json()['id']}/create_flow_run", json={}
+            f"{self.api_url}/deployments/{deployment_id}/create_flow_run", json={}
         )
         created.raise_for_status()
         self.requested += 1
+
+    def _drain_waiting(self, client: httpx.Client, deployment_id: str) -> bool:
+        """Whether a drain run is due and not started yet: it will send the new messages
+        too (with several web processes, or when the workers are busy or paused)."""
+        waiting = client.post(
+            f"{self.api_url}/flow_runs/count",
+            json={
+                "deployments": {"id": {"any_": [deployment_id]}},
+                "flow_runs": {
+                    "state": {"type": {"any_": ["SCHEDULED", "PENDING"]}},
+                    "expected_start_time": {"before_": datetime.now(UTC).isoformat()},
+                },
+            },
+        )
+        waiting.raise_for_status()
+        return bool(waiting.json())
