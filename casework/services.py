@@ -32,6 +32,7 @@ from casework.model import (
     Meeting,
     utcnow,
 )
+from casework.rate_limits import Quota
 from rules.facts import TARGET_GROUPS, CaseFacts, RouteResult, kind_marks
 
 # References are numbered per calendar year as it is in Blekinge, not in UTC.
@@ -118,6 +119,7 @@ def submit_case(
     now: datetime | None = None,
     idempotency_key: str | None = None,
     request_hash: str = "",
+    quota: Quota | None = None,
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
     documents and audit it: one transaction.
@@ -126,6 +128,12 @@ def submit_case(
     instead (`replayed`), or `IdempotencyKeyReused` raised if its `request_hash` differs;
     the key is recorded in the same transaction as the case, so of two concurrent
     submissions with one key only one is stored.
+
+    With a `quota` (an anonymous client's rate limit) the submission takes its hit in the
+    same transaction, before anything else is written; over the limit `RateLimited` is
+    raised and nothing is stored or counted. With attachments the hit is taken in a short
+    transaction of its own first, so that a refused client writes no file to disk. A
+    replayed idempotent submission takes no hit.
     """
     now = now or utcnow()
     if idempotency_key is not None:
@@ -136,6 +144,10 @@ def submit_case(
     route = rules.route(data.facts())
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
+    if quota is not None and attachments:
+        with unit_of_work(engine) as session:
+            quota.take(session, now)
+        quota = None
     stored = [(upload, store_file(data_dir, upload.content)) for upload in attachments if data_dir]
     year = now.astimezone(LOCAL_TIMEZONE).year
     access_token = secrets.token_urlsafe(32)
@@ -151,6 +163,7 @@ def submit_case(
             stored=stored,
             now=now,
             idempotency=(idempotency_key, request_hash) if idempotency_key is not None else None,
+            quota=quota,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -187,8 +200,11 @@ def _store_submission(
     stored: Sequence[tuple[Upload, tuple[str, str]]],
     now: datetime,
     idempotency: tuple[str, str] | None,
+    quota: Quota | None = None,
 ) -> Case:
     with unit_of_work(engine) as session:
+        if quota is not None:
+            quota.take(session, now)
         number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
         case = Case(
             reference=repository.format_reference(
