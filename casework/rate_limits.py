@@ -16,7 +16,8 @@ boundary, as with plain fixed windows, and no list of individual hits is kept. I
 the previous window's hits as spread evenly over that window.
 
 A hit is one atomic statement, `INSERT … ON CONFLICT (key, window_start) DO UPDATE SET
-hits = hits + 1 RETURNING hits` (the same text on SQLite and PostgreSQL). On PostgreSQL
+hits = hits + 1 RETURNING hits, (the previous window's hits)` (the same text on SQLite
+and PostgreSQL). On PostgreSQL
 it locks the key's current row until the transaction ends; on SQLite the transaction
 holds the write lock from BEGIN IMMEDIATE. Either way concurrent hits on one key from any
 number of processes are counted one after the other, never lost.
@@ -52,11 +53,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RETENTION = timedelta(hours=1)
 PRUNE_ONE_IN = 20
 
+# One round trip: the key's hits in the current window after this one, and in the previous
+# window (NULL when none). Both databases accept a scalar subquery in RETURNING.
 _HIT = sa.text(
     "INSERT INTO rate_windows (key, window_start, hits) VALUES (:key, :start, 1) "
     "ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_windows.hits + 1 "
-    "RETURNING hits"
-).bindparams(sa.bindparam("start", type_=UTCDateTime()))
+    "RETURNING hits, (SELECT earlier.hits FROM rate_windows AS earlier "
+    "WHERE earlier.key = :key AND earlier.window_start = :previous)"
+).bindparams(
+    sa.bindparam("start", type_=UTCDateTime()), sa.bindparam("previous", type_=UTCDateTime())
+)
 _HITS = (
     sa.text(
         "SELECT window_start, hits FROM rate_windows "
@@ -68,9 +74,6 @@ _HITS = (
     )
     .columns(sa.column("window_start", UTCDateTime()), sa.column("hits", sa.Integer()))
 )
-_PREVIOUS_HITS = sa.text(
-    "SELECT hits FROM rate_windows WHERE key = :key AND window_start = :previous"
-).bindparams(sa.bindparam("previous", type_=UTCDateTime()))
 _FORGET = sa.text("DELETE FROM rate_windows WHERE key = :key")
 _PRUNE = sa.text("DELETE FROM rate_windows WHERE window_start < :cutoff").bindparams(
     sa.bindparam("cutoff", type_=UTCDateTime())
@@ -134,13 +137,12 @@ class Quota:
 def hit(session: Session, rate: RateLimit, key: str, now: datetime) -> float:
     """Count one hit for `key` at `now`; the count including it (see the module)."""
     start = rate.window_start(now)
-    current = int(session.execute(_HIT, {"key": key, "start": start}).scalar_one())
+    current, previous = session.execute(
+        _HIT, {"key": key, "start": start, "previous": start - rate.window}
+    ).one()
     if current == 1 and random.randrange(PRUNE_ONE_IN) == 0:
         prune(session, now)
-    previous = session.execute(
-        _PREVIOUS_HITS, {"key": key, "previous": start - rate.window}
-    ).scalar_one_or_none()
-    return current + (previous or 0) * rate._weight(now, start)
+    return int(current) + int(previous or 0) * rate._weight(now, start)
 
 
 def take(session: Session, rate: RateLimit, key: str, now: datetime) -> None:

@@ -180,3 +180,14 @@ def test_a_submission_takes_its_hit_in_its_own_transaction(seeded_engine: Engine
     )
     assert first.case.reference.endswith("-0001")
     assert third.case.reference.endswith("-0002")
+
+
+def test_a_hit_that_opens_a_new_window_prunes_old_ones(
+    migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert take(migrated_engine, MINUTE, "old", at(0))
+    assert take(migrated_engine, MINUTE, "older", at(-60))
+    monkeypatch.setattr(rate_limits, "PRUNE_ONE_IN", 1)
+    later = at(0) + rate_limits.RETENTION + timedelta(minutes=1)
+    assert take(migrated_engine, MINUTE, "new", later)
+    assert set(windows(migrated_engine)) == {("new", MINUTE.window_start(later))}
