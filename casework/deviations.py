@@ -29,6 +29,7 @@ from casework.db import unit_of_work
 from casework.lifecycle import CaseworkError
 from casework.model import Case, CaseCreate, DeviationCluster, Email, Group, StaffRole, utcnow
 from casework.personnummer import find_identity_numbers
+from casework.rate_limits import Quota
 from casework.seed import ORGANISATIONS
 from rules.facts import TargetGroup
 
@@ -135,8 +136,10 @@ def submit_deviation(
     rules: services.Router,
     reference_prefix: str = "SB",
     now: datetime | None = None,
+    quota: Quota | None = None,
 ) -> services.Submitted:
-    """Store a deviation as a case, routed by the rules, audited, the reporter told."""
+    """Store a deviation as a case, routed by the rules, audited, the reporter told; with
+    a `quota`, the anonymous reporter's rate limit is taken in the same transaction."""
     return services.submit_case(
         engine,
         data.case_create(),
@@ -145,6 +148,7 @@ def submit_deviation(
         reference_prefix=reference_prefix,
         now=now,
         case_fields=data.case_fields(),
+        quota=quota,
     )
 
 

@@ -32,6 +32,7 @@ from casework.model import (
     Meeting,
     utcnow,
 )
+from casework.rate_limits import Quota
 from rules.facts import TARGET_GROUPS, CaseFacts, RouteResult, kind_marks
 
 # References are numbered per calendar year as it is in Blekinge, not in UTC.
@@ -120,6 +121,7 @@ def submit_case(
     request_hash: str = "",
     case_fields: Mapping[str, Any] | None = None,
     within: Callable[[Session, Case], None] | None = None,
+    quota: Quota | None = None,
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
     documents and audit it: one transaction.
@@ -132,6 +134,12 @@ def submit_case(
     `case_fields` sets further columns of the new case (a deviation's kind and place, the
     case it was raised from); `within(session, case)` runs in the same transaction after
     the case is stored, so what it does (and any error it raises) goes with the case.
+
+    With a `quota` (an anonymous client's rate limit) the submission takes its hit in the
+    same transaction, before anything else is written; over the limit `RateLimited` is
+    raised and nothing is stored or counted. With attachments the hit is taken in a short
+    transaction of its own first, so that a refused client writes no file to disk. A
+    replayed idempotent submission takes no hit.
     """
     now = now or utcnow()
     if idempotency_key is not None:
@@ -142,6 +150,10 @@ def submit_case(
     route = rules.route(data.facts())
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
+    if quota is not None and attachments:
+        with unit_of_work(engine) as session:
+            quota.take(session, now)
+        quota = None
     stored = [(upload, store_file(data_dir, upload.content)) for upload in attachments if data_dir]
     year = now.astimezone(LOCAL_TIMEZONE).year
     access_token = secrets.token_urlsafe(32)
@@ -159,6 +171,7 @@ def submit_case(
             idempotency=(idempotency_key, request_hash) if idempotency_key is not None else None,
             case_fields=case_fields or {},
             within=within,
+            quota=quota,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -197,8 +210,11 @@ def _store_submission(
     idempotency: tuple[str, str] | None,
     case_fields: Mapping[str, Any],
     within: Callable[[Session, Case], None] | None = None,
+    quota: Quota | None = None,
 ) -> Case:
     with unit_of_work(engine) as session:
+        if quota is not None:
+            quota.take(session, now)
         case = store_case(
             session,
             data,

@@ -30,6 +30,7 @@ from casework.db import unit_of_work
 from casework.lifecycle import IllegalTransition, State
 from casework.model import AttachmentPublic, AuditEventPublic, CaseCreate, CasePublic
 from casework.personnummer import find_identity_numbers, mask
+from casework.rate_limits import RateLimited
 from casework.web.deps import (
     STAFF_ROLES,
     TRIAGE_ROLES,
@@ -37,8 +38,9 @@ from casework.web.deps import (
     EngineDep,
     RulesDep,
     SettingsDep,
-    check_rate_limit,
     require_api_role,
+    submission_quota,
+    too_many_submissions,
 )
 from casework.web.public import submitter_actor
 from rules import UnknownGroup
@@ -249,7 +251,9 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
         "Submit a case (anmälan). It is routed by the rule set at once and stored with the "
         "next reference of the year.\n\n"
         "Anyone may submit. Anonymous callers are rate-limited per client address (429 with "
-        "Retry-After); callers with a valid staff bearer token are not. A bearer token that "
+        "Retry-After); callers with a valid staff bearer token are not. The limit counts "
+        "stored submissions (not refused or invalid ones), and every web process on the "
+        "same database counts the same ones. A bearer token that "
         "is sent but unknown is refused with 401.\n\n"
         "Free text must not contain Swedish personal identity numbers (personnummer or "
         "samordningsnummer): cases are about collaboration, not individuals. Such a "
@@ -304,8 +308,6 @@ def submit(
     data: Annotated[CaseCreate, Body(openapi_examples=SUBMISSION_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    if identity is None:
-        check_rate_limit(request)
     refuse_unstorable_text(data.model_dump(), ("body",))
     refuse_identity_numbers(data)
     try:
@@ -321,7 +323,10 @@ def submit(
             reference_prefix=settings.reference_prefix,
             idempotency_key=idempotency_key,
             request_hash=submission_hash(data),
+            quota=submission_quota(request) if identity is None else None,
         )
+    except RateLimited:
+        raise too_many_submissions() from None
     except services.IdempotencyKeyReused as error:
         raise field_error(
             ("header", "Idempotency-Key"), str(error), "idempotency_key_reused"

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,11 +18,12 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import rules
-from casework import accounts
+from casework import accounts, rate_limits
 from casework.accounts import Identity
 from casework.calendar import STOCKHOLM, long_date
+from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS
-from casework.model import Attachment, StaffRole
+from casework.model import Attachment, StaffRole, utcnow
 from casework.settings import Settings
 
 SESSION_COOKIE = "samverkan_session"
@@ -208,39 +206,65 @@ def render(
 
 
 class RateLimiter:
-    """A sliding one-minute window per client, in this process's memory."""
+    """Anonymous submissions per client: `per_minute` in any minute, in the database.
+
+    Every web process on the same database shares the count (`casework.rate_limits`: a
+    one-minute window, the previous minute weighted in). A submission takes its hit in
+    its own transaction (`services.submit_case(quota=…)`); `allow` is the same check in
+    a transaction of its own, for anything else that is limited the same way.
+    """
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.rate = rate_limits.RateLimit(SUBMISSION_SCOPE, per_minute, timedelta(minutes=1))
 
-    def allow(self, client: str, *, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return False
-            hits.append(now)
-            if len(self._hits) > 10_000:
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - 60}
-            return True
+    def quota(self, client: str) -> rate_limits.Quota:
+        """The client's allowance, to take inside a unit of work."""
+        return rate_limits.Quota(self.rate, self.rate.key(client))
+
+    def allow(self, engine: Engine, client: str, *, now: datetime | None = None) -> bool:
+        """Count a submission from `client` and say whether it is within the limit."""
+        try:
+            with unit_of_work(engine) as session:
+                self.quota(client).take(session, now or utcnow())
+        except rate_limits.RateLimited:
+            return False
+        return True
+
+
+SUBMISSION_SCOPE = "submission"
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_rate_limit(request: Request) -> None:
+def submission_quota(request: Request) -> rate_limits.Quota:
+    """The anonymous caller's submission allowance, for `services.submit_case(quota=…)`."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    if not limiter.allow(client_address(request)):
-        raise HTTPException(
-            429,
-            "too many submissions from this client: wait a minute and try again",
-            {"Retry-After": "60"},
-        )
+    return limiter.quota(client_address(request))
+
+
+def too_many_submissions() -> HTTPException:
+    """The 429 answer to a client over its submission limit."""
+    return HTTPException(
+        429,
+        "too many submissions from this client: wait a minute and try again",
+        {"Retry-After": "60"},
+    )
+
+
+def check_rate_limit(request: Request) -> None:
+    """Count an anonymous submission from this client, or raise 429 if over the limit.
+
+    It writes to the database in a transaction of its own: call it from a plain `def`
+    route or through `run_in_threadpool`, not directly on the event loop. A route that
+    stores something can instead pass `submission_quota(request)` into its own unit of
+    work (as `services.submit_case(quota=…)` does) and save the extra transaction.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if not limiter.allow(request.app.state.engine, client_address(request)):
+        raise too_many_submissions()
 
 
 # --- documents -------------------------------------------------------------------------

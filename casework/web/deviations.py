@@ -30,6 +30,7 @@ from casework.deviations import (
 )
 from casework.model import StaffRole
 from casework.personnummer import find_identity_numbers, mask
+from casework.rate_limits import RateLimited
 from casework.svg_chart import Series, stacked_bars
 from casework.web import api
 from casework.web.deps import (
@@ -39,9 +40,10 @@ from casework.web.deps import (
     PageError,
     RulesDep,
     SettingsDep,
-    check_rate_limit,
     render,
     require_page_role,
+    submission_quota,
+    too_many_submissions,
 )
 from casework.web.public import (
     GROUP_LABELS,
@@ -219,16 +221,20 @@ async def post_deviation(
     data, errors = validate_form(values)
     if data is None or errors:
         return _form_page(request, values, errors, status_code=422)
-    check_rate_limit(request)
-    submitted = await run_in_threadpool(
-        lambda: deviations.submit_deviation(
-            engine,
-            data,
-            actor=_actor(data),
-            rules=rule_set,
-            reference_prefix=settings.reference_prefix,
+    quota = submission_quota(request)
+    try:
+        submitted = await run_in_threadpool(
+            lambda: deviations.submit_deviation(
+                engine,
+                data,
+                actor=_actor(data),
+                rules=rule_set,
+                reference_prefix=settings.reference_prefix,
+                quota=quota,
+            )
         )
-    )
+    except RateLimited:
+        raise too_many_submissions() from None
     log.info("deviation %s reported through the form", submitted.case.reference)
     request.app.state.after_submission()
     return RedirectResponse(f"/s/{submitted.access_token}?ny=1", status_code=303)
@@ -293,8 +299,6 @@ def report_deviation(
         Body(openapi_examples={"one": {"summary": "A deviation", "value": DEVIATION_EXAMPLE}}),
     ],
 ) -> Response:
-    if identity is None:
-        check_rate_limit(request)
     api.refuse_unstorable_text(data.model_dump(), ("body",))
     for name, value in data.model_dump().items():
         found = find_identity_numbers(value) if isinstance(value, str) else []
@@ -305,13 +309,17 @@ def report_deviation(
                 " remove it; a deviation must not identify individuals",
                 "personal_identity_number",
             )
-    submitted = deviations.submit_deviation(
-        engine,
-        data,
-        actor=identity.email if identity else _actor(data),
-        rules=rule_set,
-        reference_prefix=settings.reference_prefix,
-    )
+    try:
+        submitted = deviations.submit_deviation(
+            engine,
+            data,
+            actor=identity.email if identity else _actor(data),
+            rules=rule_set,
+            reference_prefix=settings.reference_prefix,
+            quota=submission_quota(request) if identity is None else None,
+        )
+    except RateLimited:
+        raise too_many_submissions() from None
     request.app.state.after_submission()
     case = submitted.case
     assert case.id is not None

@@ -31,6 +31,7 @@ from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS, Action, State
 from casework.model import Attachment, AuditEvent, Case, CaseCreate, utcnow
 from casework.personnummer import find_identity_numbers, mask
+from casework.rate_limits import RateLimited
 from casework.settings import Settings
 from casework.web.deps import (
     CsrfChecked,
@@ -39,8 +40,9 @@ from casework.web.deps import (
     RulesDep,
     SettingsDep,
     attachment_response,
-    check_rate_limit,
     render,
+    submission_quota,
+    too_many_submissions,
 )
 from rules.facts import KIND_LETTERS, KINDS, TARGET_GROUPS, CaseFacts, RouteResult
 
@@ -575,18 +577,22 @@ async def post_submission(
             errors = _ordered({**errors, "attachments": file_problems})
         if data is None or errors:
             return _form_page(request, form, errors=errors, status_code=422)
-        check_rate_limit(request)
-        submitted = await run_in_threadpool(
-            lambda: services.submit_case(
-                engine,
-                data,
-                actor=submitter_actor(data),
-                rules=rule_set,
-                reference_prefix=settings.reference_prefix,
-                attachments=uploads,
-                data_dir=settings.data_dir,
+        quota = submission_quota(request)
+        try:
+            submitted = await run_in_threadpool(
+                lambda: services.submit_case(
+                    engine,
+                    data,
+                    actor=submitter_actor(data),
+                    rules=rule_set,
+                    reference_prefix=settings.reference_prefix,
+                    attachments=uploads,
+                    data_dir=settings.data_dir,
+                    quota=quota,
+                )
             )
-        )
+        except RateLimited:
+            raise too_many_submissions() from None
     finally:
         await form_data.close()
     log.info("case %s submitted through the form", submitted.case.reference)

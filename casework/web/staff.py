@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 import rules
-from casework import accounts, agenda, queue, repository, services
+from casework import accounts, agenda, queue, rate_limits, repository, services
 from casework.accounts import Identity
 from casework.calendar import local_date
 from casework.db import unit_of_work
@@ -28,7 +25,7 @@ from casework.lifecycle import (
     IllegalTransition,
     State,
 )
-from casework.model import Attachment, AuditEvent, Case, StaffRole
+from casework.model import Attachment, AuditEvent, Case, StaffRole, utcnow
 from casework.web.deps import (
     SESSION_COOKIE,
     STAFF_ROLES,
@@ -119,50 +116,50 @@ DONE_MESSAGES = {
 
 
 class SignInThrottle:
-    """Failed sign-ins per e-mail address and client, in a sliding window, in memory."""
+    """Failed sign-ins per e-mail address and client address, counted in the database.
 
-    def __init__(self, *, failures: int = 5, window_seconds: float = 900) -> None:
+    `failures` failed attempts for the same (e-mail address, client address) within about
+    `window_seconds` block further attempts for that pair, even with the right password;
+    a successful sign-in clears the pair's count. Every web process on the database
+    counts the same failures (`casework.rate_limits`: fixed windows with the previous one
+    weighted in, a sliding approximation). The key is stored as a hash.
+    """
+
+    def __init__(self, engine: Engine, *, failures: int = 5, window_seconds: float = 900) -> None:
+        self.engine = engine
         self.failures = failures
         self.window = window_seconds
-        self._seen: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+        self.rate = rate_limits.RateLimit(
+            SIGN_IN_SCOPE, failures, timedelta(seconds=window_seconds)
+        )
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        seen = self._seen.setdefault(key, deque())
-        while seen and seen[0] <= now - self.window:
-            seen.popleft()
-        return seen
+    @property
+    def retry_after(self) -> int:
+        return self.rate.retry_after
 
-    def blocked(self, key: tuple[str, str], *, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return len(self._recent(key, now)) >= self.failures
+    def _key(self, key: tuple[str, str]) -> str:
+        return self.rate.key(*key)
 
-    def failed(self, key: tuple[str, str], *, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._recent(key, now).append(now)
-            if len(self._seen) > 10_000:
-                self._seen = {
-                    k: v for k, v in self._seen.items() if v and v[-1] > now - self.window
-                }
+    def blocked(self, key: tuple[str, str], *, now: datetime | None = None) -> bool:
+        with unit_of_work(self.engine, write=False) as session:
+            seen = rate_limits.count(session, self.rate, self._key(key), now or utcnow())
+        return seen >= self.failures
+
+    def failed(self, key: tuple[str, str], *, now: datetime | None = None) -> None:
+        with unit_of_work(self.engine) as session:
+            rate_limits.hit(session, self.rate, self._key(key), now or utcnow())
 
     def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._seen.pop(key, None)
+        with unit_of_work(self.engine) as session:
+            rate_limits.forget(session, self._key(key))
 
 
-_throttle_lock = threading.Lock()
+SIGN_IN_SCOPE = "sign-in"
 
 
 def sign_in_throttle(request: Request) -> SignInThrottle:
-    """The application's throttle, made on first use."""
-    with _throttle_lock:
-        throttle: SignInThrottle | None = getattr(request.app.state, "sign_in_throttle", None)
-        if throttle is None:
-            throttle = SignInThrottle()
-            request.app.state.sign_in_throttle = throttle
-        return throttle
+    """The throttle on the application's database (it keeps nothing in the process)."""
+    return SignInThrottle(request.app.state.engine)
 
 
 def safe_next(target: str) -> str | None:
@@ -198,9 +195,11 @@ def sign_in(
     key = (accounts.normalise_email(email), client_address(request))
     context = {"next": safe_next(next_path) or "", "email": email}
     if throttle.blocked(key):
-        return render(
+        response = render(
             request, "login.html", {**context, "error": TOO_MANY_FAILURES}, status_code=429
         )
+        response.headers["Retry-After"] = str(throttle.retry_after)
+        return response
     found = accounts.authenticate(engine, email=email, password=password) if email else None
     if found is None:
         throttle.failed(key)

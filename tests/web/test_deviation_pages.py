@@ -16,6 +16,8 @@ from sqlmodel import col, select
 from casework.calendar import STOCKHOLM
 from casework.db import unit_of_work
 from casework.model import AuditEvent, Case, StaffRole
+from casework.settings import Settings
+from casework.web.app import create_app
 
 TODAY = datetime.now(STOCKHOLM).date()
 LAST_MONTH = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=3)
@@ -258,3 +260,20 @@ def test_statistics_show_a_chart_with_a_bar_per_count_and_a_csv(
     assert "Slag;Hjälpmedel;1;1;2" in lines
     assert "Slag;Samordnad individuell plan (SIP);0;1;1" in lines
     assert "Organisation;Ronneby kommun;1;1;2" in lines
+
+
+def test_too_many_deviations_from_one_client_are_refused(
+    seeded_engine: Engine, web_settings: Settings
+) -> None:
+    """The form and the API share the anonymous submission limit; a refused report stores
+    nothing, and a staff token is not limited."""
+    settings = web_settings.model_copy(update={"submissions_per_minute": 2})
+    app = create_app(engine=seeded_engine, settings=settings)
+    with TestClient(app, base_url="https://testserver") as client:
+        assert post(client, "/avvikelse", form()).status_code == 303
+        assert client.post("/api/deviations", json=api_body()).status_code == 201
+        refused = post(client, "/avvikelse", form())
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "60"
+        assert client.post("/api/deviations", json=api_body()).status_code == 429
+    assert len(deviation_cases(seeded_engine)) == 2

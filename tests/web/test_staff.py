@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -143,18 +144,22 @@ def test_repeated_failures_are_throttled_even_with_the_right_password(
     assert "För många misslyckade inloggningar" in response.text
 
 
-def test_the_throttle_forgets_old_failures_and_a_success() -> None:
-    throttle = SignInThrottle(failures=2, window_seconds=60)
+def test_the_throttle_forgets_old_failures_and_a_success(migrated_engine: Engine) -> None:
+    throttle = SignInThrottle(migrated_engine, failures=2, window_seconds=60)
     key = ("a@example.se", "127.0.0.1")
-    throttle.failed(key, now=0)
-    throttle.failed(key, now=1)
-    assert throttle.blocked(key, now=2)
-    assert not throttle.blocked(key, now=61.5)
-    throttle.failed(key, now=70)
+
+    def at(seconds: float) -> datetime:
+        return datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+
+    throttle.failed(key, now=at(0))
+    throttle.failed(key, now=at(1))
+    assert throttle.blocked(key, now=at(2))
+    assert not throttle.blocked(key, now=at(61.5))
+    throttle.failed(key, now=at(70))
     throttle.succeeded(key)
-    throttle.failed(key, now=71)
-    assert not throttle.blocked(key, now=72)
-    assert not throttle.blocked(("b@example.se", "127.0.0.1"), now=2)
+    throttle.failed(key, now=at(71))
+    assert not throttle.blocked(key, now=at(72))
+    assert not throttle.blocked(("b@example.se", "127.0.0.1"), now=at(2))
 
 
 def test_sign_in_without_the_csrf_token_is_refused(
