@@ -10,7 +10,10 @@ recipient each) and is timed until the server has accepted them all:
 * `smtplib, connection per message`: the same messages built as MIME e-mails with
   `email.message.EmailMessage` and sent with `smtplib.SMTP(...).send_message`, opening a
   connection per message, as Apprise does;
-* `smtplib, one connection`: the same over a single connection: the limit.
+* `smtplib, one connection`: the same over a single connection: the limit;
+* `Apprise alone, one at a time`: the same rendered messages sent one after another
+  through the drain's own sender (`AppriseSender.send`), with no outbox: what any drain
+  that delivers through Apprise can reach on one core.
 
 The drain must reach at least half of the limit. Progress goes to stderr, the table to
 stdout.
@@ -38,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from casework.db import make_engine, migrate, unit_of_work
 from casework.outbox import Recipient, enqueue
-from notifications.delivery import AppriseSender
+from notifications.delivery import AppriseSender, Outgoing
 from notifications.drain import drain
 from notifications.messages import render
 
@@ -118,6 +121,27 @@ def mime_messages(n: int) -> list[EmailMessage]:
     return messages
 
 
+def run_apprise(n: int, port: int, handler: Counting) -> float:
+    sender = AppriseSender(smtp_url=f"mailto://127.0.0.1:{port}?from={SENDER}&mode=insecure")
+    outgoing = []
+    for i, address in enumerate(addresses(n)):
+        rendered = render(
+            "test",
+            {
+                "recipient": Recipient(f"Ledamot {i}", address),
+                "public_url": "https://samverkan.example.se",
+            },
+        )
+        outgoing.append(Outgoing(address, rendered.subject, rendered.text, rendered.html))
+    handler.expect(n)
+    start = time.perf_counter()
+    for message in outgoing:
+        if not sender.send(message).ok:
+            raise SystemExit(f"Apprise could not send to {message.address}")
+    handler.done.wait(60)
+    return time.perf_counter() - start
+
+
 def run_smtplib(n: int, port: int, handler: Counting, *, one_connection: bool) -> float:
     messages = mime_messages(n)
     handler.expect(n)
@@ -186,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run_smtplib(n, port, handler, one_connection=False),
                 )
             )
+            progress(f"Apprise alone, one at a time: {n} messages")
+            rows.append(("Apprise alone, one at a time (no outbox)", run_apprise(n, port, handler)))
             progress(f"drain on SQLite: {n} messages")
             rows.append(
                 (
