@@ -16,7 +16,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -705,6 +705,72 @@ def schedule_case(
         return Scheduled(case, meeting, late, override, information_on)
 
 
+def place_case_item(
+    session: Session,
+    case: Case,
+    meeting: Meeting,
+    group: Group,
+    *,
+    actor: str,
+    now: datetime,
+    why: str,
+    note: str,
+    after: dict[str, Any],
+    kind: str | None = None,
+    proposed_decision: str | None = None,
+) -> AgendaItem:
+    """Put `case` on `meeting` as its own item, in the caller's transaction: the opening
+    items are made if missing, an item the case had there for information becomes its
+    own, the approval of the agenda is cleared (`why` says why), and the case is
+    scheduled there with an audit event (`after` adds to it, `note` explains it)."""
+    target = next_state(case.status, Action.schedule)
+    assert meeting.id is not None and case.id is not None
+    ensure_opening(session, meeting, group, actor)
+    item = session.exec(
+        select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id)
+    ).first()
+    if item is None:
+        item = AgendaItem(
+            meeting_id=meeting.id,
+            section=AgendaSection.case,
+            position=next_position(session, meeting.id, AgendaSection.case),
+            case_id=case.id,
+            title=case.title,
+            presenter=case.presenter,
+            proposed_decision=case.proposed_decision,
+            added_by=actor,
+            added_at=now,
+        )
+    item.for_information = False
+    item.kind = kind or case.kind
+    if proposed_decision is not None:
+        item.proposed_decision = proposed_decision
+    session.add(item)
+    clear_approval(session, meeting, actor, now, why)
+    before = {"status": case.status.value, "meeting_id": case.meeting_id}
+    case.status = target
+    case.meeting_id = meeting.id
+    case.updated_at = now
+    session.add(case)
+    repository.add_audit_event(
+        session,
+        case_id=case.id,
+        actor=actor,
+        action=Action.schedule.value,
+        before=before,
+        after={
+            "status": case.status.value,
+            "meeting_id": meeting.id,
+            "meeting_date": meeting.date.isoformat(),
+            "group": group.slug,
+            **after,
+        },
+        note=note,
+        at=now,
+    )
+    return item
+
+
 def defer_case(
     session: Session,
     case: Case,
@@ -737,50 +803,16 @@ def defer_case(
             f"Kallelsen till mötet {meeting.date.isoformat()} som {case.reference} bordläggs "
             "till är redan skickad. Välj ett senare möte.",
         )
-    target = next_state(case.status, Action.schedule)
-    assert meeting.id is not None and case.id is not None
-    ensure_opening(session, meeting, group, actor)
-    item = session.exec(
-        select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id)
-    ).first()
-    if item is None:
-        item = AgendaItem(
-            meeting_id=meeting.id,
-            section=AgendaSection.case,
-            position=next_position(session, meeting.id, AgendaSection.case),
-            case_id=case.id,
-            title=case.title,
-            kind=case.kind,
-            presenter=case.presenter,
-            proposed_decision=case.proposed_decision,
-            added_by=actor,
-            added_at=now,
-        )
-    else:  # it was there for information: it becomes the case's own item
-        item.for_information = False
-        item.kind = case.kind
-    session.add(item)
-    clear_approval(session, meeting, actor, now, f"{case.reference} bordlades dit")
-    before = {"status": case.status.value, "meeting_id": case.meeting_id}
-    case.status = target
-    case.meeting_id = meeting.id
-    case.updated_at = now
-    session.add(case)
-    repository.add_audit_event(
+    place_case_item(
         session,
-        case_id=case.id,
+        case,
+        meeting,
+        group,
         actor=actor,
-        action=Action.schedule.value,
-        before=before,
-        after={
-            "status": case.status.value,
-            "meeting_id": meeting.id,
-            "meeting_date": meeting.date.isoformat(),
-            "group": group.slug,
-            "deferred_from": deferred_at.id,
-        },
+        now=now,
+        why=f"{case.reference} bordlades dit",
         note=reason,
-        at=now,
+        after={"deferred_from": deferred_at.id},
     )
     _ask_for_backing(session, case, meeting, group, actor, now)
     session.flush()

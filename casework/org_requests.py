@@ -34,11 +34,9 @@ from casework import recipients as who
 from casework.accounts import Identity
 from casework.calendar import add_working_days, local_date
 from casework.db import unit_of_work
-from casework.lifecycle import Action, CaseworkError, State, next_state
+from casework.lifecycle import Action, CaseworkError, State
 from casework.model import (
     AccessPurpose,
-    AgendaItem,
-    AgendaSection,
     Case,
     Meeting,
     Member,
@@ -546,51 +544,18 @@ def return_to_lsvo(
     group = repository.get_group(session, slug=LSVO)
     meeting = next_open_meeting(session, LSVO, today=local_date(now)) if group is not None else None
     if meeting is not None and group is not None:
-        assert meeting.id is not None
-        agenda.ensure_opening(session, meeting, group, actor)
-        item = session.exec(
-            select(AgendaItem).where(
-                AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == case.id
-            )
-        ).first()
-        if item is None:
-            item = AgendaItem(
-                meeting_id=meeting.id,
-                section=AgendaSection.case,
-                position=agenda.next_position(session, meeting.id, AgendaSection.case),
-                case_id=case.id,
-                title=case.title,
-                kind="B",
-                presenter=case.presenter,
-                added_by=actor,
-                added_at=now,
-            )
-        item.for_information = False
-        item.proposed_decision = text
-        session.add(item)
-        agenda.clear_approval(
-            session, meeting, actor, now, f"{case.reference} kom tillbaka från organisationerna"
-        )
-        before = {"status": case.status.value, "meeting_id": case.meeting_id}
-        case.status = next_state(case.status, Action.schedule)
-        case.meeting_id = meeting.id
-        case.updated_at = now
-        session.add(case)
-        repository.add_audit_event(
+        agenda.place_case_item(
             session,
-            case_id=case.id,
+            case,
+            meeting,
+            group,
             actor=actor,
-            action=Action.schedule.value,
-            before=before,
-            after={
-                "status": case.status.value,
-                "meeting_id": meeting.id,
-                "meeting_date": meeting.date.isoformat(),
-                "group": LSVO,
-                "returned_from_organisations": True,
-            },
+            now=now,
+            why=f"{case.reference} kom tillbaka från organisationerna",
             note=text,
-            at=now,
+            after={"returned_from_organisations": True},
+            kind="B",
+            proposed_decision=text,
         )
         ensure_backing(session, case, meeting, actor=actor, now=now)
         session.flush()
