@@ -33,7 +33,7 @@ from casework.calendar import (
     submission_due,
 )
 from casework.db import unit_of_work
-from casework.lifecycle import Action, CaseworkError, State, next_state
+from casework.lifecycle import Action, RefusedError, State, next_state
 from casework.model import (
     AgendaItem,
     AgendaSection,
@@ -59,15 +59,8 @@ MAX_PRESENTER = 300
 Direction = Literal["up", "down"]
 
 
-class AgendaError(CaseworkError):
-    """A request about an agenda that cannot be carried out; `message_sv` is for the page."""
-
-    status = 409
-
-    def __init__(self, message: str, message_sv: str, *, field: str | None = None) -> None:
-        self.message_sv = message_sv
-        self.field = field
-        super().__init__(message)
+class AgendaError(RefusedError):
+    """A request about an agenda that cannot be carried out."""
 
 
 class NotAllowed(AgendaError):

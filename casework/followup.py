@@ -43,7 +43,7 @@ from casework import access, repository
 from casework.accounts import Identity
 from casework.calendar import add_working_days, local_date, working_days_between
 from casework.db import unit_of_work
-from casework.lifecycle import CaseworkError
+from casework.lifecycle import RefusedError
 from casework.model import (
     AccessLink,
     AccessPurpose,
@@ -114,16 +114,14 @@ STATE_LABELS: dict[FollowupState, str] = {
 }
 
 
-class FollowupError(CaseworkError):
-    """A follow-up change refused; `message_sv` says why, `field` names the form field."""
+class FollowupError(RefusedError):
+    """A follow-up change refused, with the status the page answers with."""
 
-    status = 409
-
-    def __init__(self, message: str, message_sv: str, *, status: int = 409, field: str = ""):
-        self.message_sv = message_sv
+    def __init__(
+        self, message: str, message_sv: str, *, status: int = 409, field: str | None = None
+    ) -> None:
         self.status = status
-        self.field = field
-        super().__init__(message)
+        super().__init__(message, message_sv, field=field)
 
 
 # --- dates (pure) ---------------------------------------------------------------------------

@@ -16,6 +16,22 @@ class CaseworkError(Exception):
     """Root of every error the casework package raises on purpose."""
 
 
+class RefusedError(CaseworkError):
+    """A request refused with a reason for the person who made it.
+
+    The exception's message is for logs; `message_sv` is for the page, `field` names the
+    form or API field at fault (None when the request as a whole is refused), and
+    `status` is the HTTP status a page answers with.
+    """
+
+    status = 409
+
+    def __init__(self, message: str, message_sv: str, *, field: str | None = None) -> None:
+        self.message_sv = message_sv
+        self.field = field
+        super().__init__(message)
+
+
 class State(StrEnum):
     """Where a case stands."""
 

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from casework import agenda, org_requests, repository
 from casework.accounts import Identity
 from casework.db import unit_of_work
-from casework.lifecycle import CaseworkError
+from casework.lifecycle import RefusedError
 from casework.model import (
     AgendaItem,
     AgendaSection,
@@ -75,7 +75,7 @@ APPRISE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 LEADING_ATT = re.compile(r"^att\b\s*", re.IGNORECASE)
 
 
-class MeetingRunError(CaseworkError):
+class MeetingRunError(RefusedError):
     """A request about a meeting being held that cannot be carried out.
 
     `message_sv` is for the page; `errors` holds messages per form field when the input
@@ -83,14 +83,11 @@ class MeetingRunError(CaseworkError):
     number for rows: "clauses", "recipients.0.address", "assignments.1.due" …).
     """
 
-    status = 409
-
     def __init__(
         self, message: str, message_sv: str, *, errors: dict[str, str] | None = None
     ) -> None:
-        self.message_sv = message_sv
         self.errors = errors or {}
-        super().__init__(message)
+        super().__init__(message, message_sv)
 
 
 class NotAllowed(MeetingRunError):

@@ -34,7 +34,7 @@ from casework import recipients as who
 from casework.accounts import Identity
 from casework.calendar import add_working_days, local_date
 from casework.db import unit_of_work
-from casework.lifecycle import Action, CaseworkError, State
+from casework.lifecycle import Action, RefusedError, State
 from casework.model import (
     AccessPurpose,
     Case,
@@ -70,15 +70,8 @@ WAITING: dict[RequestPurpose, tuple[State, ...]] = {
 }
 
 
-class RequestError(CaseworkError):
-    """An answer that cannot be recorded; `message_sv` is for the page."""
-
-    status = 409
-
-    def __init__(self, message: str, message_sv: str, *, field: str | None = None) -> None:
-        self.message_sv = message_sv
-        self.field = field
-        super().__init__(message)
+class RequestError(RefusedError):
+    """An answer that cannot be recorded."""
 
 
 class NotAllowed(RequestError):

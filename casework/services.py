@@ -21,7 +21,7 @@ from casework.access import link_url
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
 from casework.files import store_file
-from casework.lifecycle import Action, CaseworkError, State, next_state
+from casework.lifecycle import Action, CaseworkError, RefusedError, State, next_state
 from casework.model import (
     AccessPurpose,
     Attachment,
@@ -500,13 +500,8 @@ def deadline_rule(engine: Engine, slug: str) -> DeadlineRule:
         return group.deadline_rule
 
 
-class TriageError(CaseworkError):
+class TriageError(RefusedError):
     """A triage request that cannot be carried out; `field` names the input at fault."""
-
-    def __init__(self, message: str, message_sv: str, *, field: str | None = None) -> None:
-        self.field = field
-        self.message_sv = message_sv
-        super().__init__(message)
 
 
 TRIAGE_ACTIONS = ("accept", "reroute", "return", "withdraw")
