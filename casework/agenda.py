@@ -620,7 +620,7 @@ def schedule_case(
                 "Ärendet står redan på det mötets dagordning.",
                 field="meeting_id",
             )
-        target = next_state(case.status, Action.schedule)
+        next_state(case.status, Action.schedule)  # refuses a case that cannot be scheduled
         rule = group.deadline_rule
         override = missed_deadline(case.created_at, meeting.date, rule)
         if override and not reason:
@@ -638,48 +638,19 @@ def schedule_case(
         late, missed = is_late_placement(
             case.created_at, [m.date for m in every], meeting.date, rule
         )
-        before = {"status": case.status.value, "meeting_id": case.meeting_id}
         if case.meeting_id is not None:
             _take_off(session, case, case.meeting_id, actor.email, now)
-        ensure_opening(session, meeting, group, actor.email)
-        assert meeting.id is not None and case.id is not None
-        session.add(
-            AgendaItem(
-                meeting_id=meeting.id,
-                section=AgendaSection.case,
-                position=next_position(session, meeting.id, AgendaSection.case),
-                case_id=case.id,
-                title=case.title,
-                kind=case.kind,
-                presenter=case.presenter,
-                proposed_decision=case.proposed_decision,
-                added_by=actor.email,
-                added_at=now,
-            )
-        )
-        clear_approval(session, meeting, actor.email, now, f"{case.reference} sattes upp")
         information_on = _information_items(session, case, actor.email, now)
-        case.status = target
-        case.meeting_id = meeting.id
-        case.updated_at = now
-        session.add(case)
-        repository.add_audit_event(
+        place_case_item(
             session,
-            case_id=case.id,
+            case,
+            meeting,
+            group,
             actor=actor.email,
-            action=Action.schedule.value,
-            before=before,
-            after={
-                "status": case.status.value,
-                "meeting_id": meeting.id,
-                "meeting_date": meeting.date.isoformat(),
-                "group": group.slug,
-                "override": override,
-                "late": late,
-                "information_meetings": information_on,
-            },
-            note=reason,
-            at=now,
+            now=now,
+            why=f"{case.reference} sattes upp",
+            note=reason or "",
+            after={"override": override, "late": late, "information_meetings": information_on},
         )
         _ask_for_backing(session, case, meeting, group, actor.email, now)
         tell_submitter(
