@@ -21,9 +21,8 @@ import rules
 from casework import accounts, rate_limits
 from casework.accounts import Identity
 from casework.calendar import STOCKHOLM, long_date
-from casework.db import unit_of_work
 from casework.lifecycle import STATE_LABELS
-from casework.model import Attachment, StaffRole, utcnow
+from casework.model import Attachment, StaffRole
 from casework.settings import Settings
 
 SESSION_COOKIE = "samverkan_session"
@@ -210,8 +209,7 @@ class RateLimiter:
 
     Every web process on the same database shares the count (`casework.rate_limits`: a
     one-minute window, the previous minute weighted in). A submission takes its hit in
-    its own transaction (`services.submit_case(quota=…)`); `allow` is the same check in
-    a transaction of its own, for anything else that is limited the same way.
+    its own transaction (`services.submit_case(quota=…)`).
     """
 
     def __init__(self, per_minute: int) -> None:
@@ -221,15 +219,6 @@ class RateLimiter:
     def quota(self, client: str) -> rate_limits.Quota:
         """The client's allowance, to take inside a unit of work."""
         return rate_limits.Quota(self.rate, self.rate.key(client))
-
-    def allow(self, engine: Engine, client: str, *, now: datetime | None = None) -> bool:
-        """Count a submission from `client` and say whether it is within the limit."""
-        try:
-            with unit_of_work(engine) as session:
-                self.quota(client).take(session, now or utcnow())
-        except rate_limits.RateLimited:
-            return False
-        return True
 
 
 SUBMISSION_SCOPE = "submission"
@@ -252,19 +241,6 @@ def too_many_submissions() -> HTTPException:
         "too many submissions from this client: wait a minute and try again",
         {"Retry-After": "60"},
     )
-
-
-def check_rate_limit(request: Request) -> None:
-    """Count an anonymous submission from this client, or raise 429 if over the limit.
-
-    It writes to the database in a transaction of its own: call it from a plain `def`
-    route or through `run_in_threadpool`, not directly on the event loop. A route that
-    stores something can instead pass `submission_quota(request)` into its own unit of
-    work (as `services.submit_case(quota=…)` does) and save the extra transaction.
-    """
-    limiter: RateLimiter = request.app.state.rate_limiter
-    if not limiter.allow(request.app.state.engine, client_address(request)):
-        raise too_many_submissions()
 
 
 # --- documents -------------------------------------------------------------------------

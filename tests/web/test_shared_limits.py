@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 from conftest import StaffUser, csrf
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -29,7 +28,6 @@ from casework.db import make_engine, unit_of_work
 from casework.model import Case, RateWindow
 from casework.settings import Settings
 from casework.web.app import create_app
-from casework.web.deps import check_rate_limit
 
 SUBMISSION = {
     "title": "Trygg och säker utskrivning",
@@ -234,33 +232,3 @@ def test_two_real_web_processes_share_one_limit(
                 process.kill()
                 process.wait()
     assert cases(seeded_engine) == 3
-
-
-def test_check_rate_limit_counts_with_the_submissions_of_every_process(
-    seeded_engine: Engine, web_settings: Settings, database_url: str
-) -> None:
-    """A route limited by `check_rate_limit` (in a transaction of its own) shares the count."""
-    settings = web_settings.model_copy(update={"submissions_per_minute": 2})
-    other_engine = make_engine(database_url)
-    first = create_app(engine=seeded_engine, settings=settings)
-    second = create_app(engine=other_engine, settings=settings)
-
-    def limited(request: Request) -> dict[str, bool]:
-        check_rate_limit(request)
-        return {"ok": True}
-
-    second.add_api_route("/prov", limited, methods=["POST"])
-    try:
-        with (
-            TestClient(first, base_url="https://testserver") as one,
-            TestClient(second, base_url="https://testserver") as two,
-        ):
-            assert one.post("/api/cases", json=SUBMISSION).status_code == 201
-            assert two.post("/prov").json() == {"ok": True}
-            refused = two.post("/prov")
-            assert refused.status_code == 429
-            assert refused.headers["retry-after"] == "60"
-            assert one.post("/api/cases", json=SUBMISSION).status_code == 429
-    finally:
-        other_engine.dispose()
-    assert cases(seeded_engine) == 1
