@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,10 +34,60 @@ POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 30
 # An execution option: the transaction only reads, so SQLite may begin it deferred.
 READ_ONLY = "samverkan_read_only"
+
+
+class FairLock:
+    """A reentrant lock handed to its waiters in the order they asked for it.
+
+    `threading.RLock` lets whichever thread wins the race take it: under load some
+    writers win again and again while others wait for seconds. Here a release hands the
+    lock straight to the longest waiter, so a writer waits for the writers ahead of it and
+    no more.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return True
+            if self._owner == me:
+                self._depth += 1
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append((me, turn))
+        if turn.acquire(timeout=timeout):
+            return True  # the releasing thread made this one the owner
+        with self._mutex:
+            if (me, turn) in self._waiters:
+                self._waiters.remove((me, turn))
+                return False
+        return True  # handed over between the timeout and the check
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("cannot release a lock this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:
+                self._owner, turn = self._waiters.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+
 # One lock per SQLite engine, held by each writing unit of work for its whole transaction.
-_sqlite_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = (
-    weakref.WeakKeyDictionary()
-)
+_sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 # PostgreSQL advisory lock (first key; the second is the schema's hash) held while the
 # schema is migrated and seeded, so that processes starting together take turns.
 SCHEMA_LOCK_KEY = 0x5A3B_E4A1
@@ -92,7 +143,7 @@ def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         **pool_args,
     )
-    _sqlite_write_locks[engine] = threading.RLock()
+    _sqlite_write_locks[engine] = FairLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -206,7 +257,8 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     the transaction then begins deferred and does not take the write lock (a write in it
     may fail with "database is locked"). A writing unit of work on SQLite first waits for
     the engine's in-process write lock (at most the busy timeout, then it goes on and
-    lets SQLite's busy handler decide), so this process's writers queue in turn.
+    lets SQLite's busy handler decide), so this process's writers queue in turn, first come
+    first served.
     """
     lock = _sqlite_write_locks.get(engine) if write else None
     locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
