@@ -90,18 +90,32 @@ def _block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> 
     return "".join(template.blocks[name](template.new_context(dict(context))))
 
 
-def render(kind: str, context: Mapping[str, Any]) -> Message:
-    """The message of `kind` for `context`, in plain text and HTML."""
+@lru_cache(maxsize=256)
+def _templates(kind: str) -> tuple[jinja2.Template, jinja2.Template | None]:
+    """The plain-text template of `kind` and its own HTML template, if it has one.
+
+    Cached: asking the loader for a template that does not exist looks at the files
+    every time.
+    """
     env = environment()
     try:
         text_template = env.get_template(f"{kind}.txt")
     except jinja2.TemplateNotFound:
         raise UnknownMessageKind(kind) from None
+    try:
+        html_template: jinja2.Template | None = env.get_template(f"{kind}.html")
+    except jinja2.TemplateNotFound:
+        html_template = None
+    return text_template, html_template
+
+
+def render(kind: str, context: Mapping[str, Any]) -> Message:
+    """The message of `kind` for `context`, in plain text and HTML."""
+    text_template, html_template = _templates(kind)
     subject = " ".join(_block(text_template, "subject", context).split())
     text = _block(text_template, "body", context).strip() + "\n"
-    try:
-        html_template = env.get_template(f"{kind}.html")
+    if html_template is not None:
         html = html_template.render(**context, subject=subject)
-    except jinja2.TemplateNotFound:
-        html = env.get_template("_default.html").render(subject=subject, text=text)
+    else:
+        html = environment().get_template("_default.html").render(subject=subject, text=text)
     return Message(subject=subject, text=text, html=html)
