@@ -162,8 +162,7 @@ def enqueue(
         return []
     table = Notification.__table__  # type: ignore[attr-defined]
     statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    with session.no_autoflush:
-        return list(session.execute(statement, rows).scalars())
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 AGENDA_OF_MEETING = "agenda_of_meeting"

@@ -39,8 +39,8 @@ _NEXT_NUMBER = text(
 
 def next_reference_number(session: Session, *, prefix: str, year: int) -> int:
     """Reserve the next number for `prefix` and `year` (1, 2, … restarting each year)."""
-    number = session.execute(_NEXT_NUMBER, {"prefix": prefix, "year": year}).scalar_one()
-    return int(number)
+    result = session.connection().execute(_NEXT_NUMBER, {"prefix": prefix, "year": year})
+    return int(result.scalar_one())
 
 
 def format_reference(*, prefix: str, year: int, number: int) -> str:
@@ -62,7 +62,7 @@ def insert_case(session: Session, *, case: Case) -> Case:
     The case is not added to the session: it is the caller's record of what was stored.
     """
     values = {name: getattr(case, name) for name in _CASE_COLUMNS}
-    case.id = session.execute(_INSERT_CASE, values).scalar_one()
+    case.id = session.connection().execute(_INSERT_CASE, values).scalar_one()
     return case
 
 
@@ -134,7 +134,7 @@ def add_audit_event(
     at: datetime | None = None,
 ) -> None:
     """Store an audit event with one INSERT (no ORM flush); `at` defaults to now."""
-    session.execute(
+    session.connection().execute(
         _INSERT_AUDIT_EVENT,
         {
             "case_id": case_id,
@@ -169,11 +169,14 @@ def get_group(session: Session, *, slug: str) -> Group | None:
     return session.exec(select(Group).where(Group.slug == slug)).first()
 
 
+_GROUPS = Group.__table__  # type: ignore[attr-defined]
+_GROUP_NAME = sa.select(_GROUPS.c.name).where(_GROUPS.c.slug == sa.bindparam("slug"))
+
+
 def group_name(session: Session, *, slug: str) -> str | None:
     """A group's name alone, without loading the group or flushing pending objects."""
-    query = sa.select(col(Group.name)).where(col(Group.slug) == slug)
-    with session.no_autoflush:
-        return session.execute(query).scalar()
+    name: str | None = session.connection().execute(_GROUP_NAME, {"slug": slug}).scalar()
+    return name
 
 
 def list_groups(session: Session) -> list[Group]:
