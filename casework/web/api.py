@@ -39,6 +39,7 @@ from casework.web.deps import (
     RulesDep,
     SettingsDep,
     require_api_role,
+    run_write,
     submission_quota,
     too_many_submissions,
 )
@@ -299,7 +300,7 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     openapi_extra={"security": [{}]},
 )
-def submit(
+async def submit(
     request: Request,
     engine: EngineDep,
     rule_set: RulesDep,
@@ -314,16 +315,22 @@ def submit(
         rule_set.check(data.facts())
     except UnknownGroup as error:
         raise field_error(("body", error.field), str(error), "unknown_group") from None
+    actor = identity.email if identity else submitter_actor(data)
+    request_hash = submission_hash(data) if idempotency_key is not None else ""
+    quota = submission_quota(request) if identity is None else None
     try:
-        submitted = services.submit_case(
+        submitted = await run_write(
             engine,
-            data,
-            actor=identity.email if identity else submitter_actor(data),
-            rules=rule_set,
-            reference_prefix=settings.reference_prefix,
-            idempotency_key=idempotency_key,
-            request_hash=submission_hash(data),
-            quota=submission_quota(request) if identity is None else None,
+            lambda: services.submit_case(
+                engine,
+                data,
+                actor=actor,
+                rules=rule_set,
+                reference_prefix=settings.reference_prefix,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                quota=quota,
+            ),
         )
     except RateLimited:
         raise too_many_submissions() from None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -64,6 +67,42 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+T = TypeVar("T")
+
+# Per event loop (a CapacityLimiter belongs to the loop it was made in): each SQLite
+# engine's turn for writing use cases run from async routes.
+_sqlite_writers: RunVar[weakref.WeakKeyDictionary[Engine, CapacityLimiter]] = RunVar(
+    "samverkan_sqlite_writers"
+)
+
+
+def _writer_limiter(engine: Engine) -> CapacityLimiter | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    try:
+        limiters = _sqlite_writers.get()
+    except LookupError:
+        limiters = weakref.WeakKeyDictionary()
+        _sqlite_writers.set(limiters)
+    limiter = limiters.get(engine)
+    if limiter is None:
+        limiter = limiters[engine] = CapacityLimiter(1)
+    return limiter
+
+
+async def run_write(engine: Engine, work: Callable[[], T]) -> T:
+    """Run a writing use case in a worker thread and wait for it on the event loop.
+
+    On SQLite, whose writing transactions take turns on the file's lock anyway, these run
+    one at a time per engine, first come first served: the others wait on the event loop
+    instead of each holding a thread that waits for the lock, and the threads do not
+    contend for the interpreter's lock (see bench/README.md, JSON API). On PostgreSQL,
+    which writes concurrently, they run in the shared thread pool.
+    """
+    return await to_thread.run_sync(work, limiter=_writer_limiter(engine))
+
+
 RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 

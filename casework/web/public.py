@@ -41,6 +41,7 @@ from casework.web.deps import (
     SettingsDep,
     attachment_response,
     render,
+    run_write,
     submission_quota,
     too_many_submissions,
 )
@@ -579,7 +580,8 @@ async def post_submission(
             return _form_page(request, form, errors=errors, status_code=422)
         quota = submission_quota(request)
         try:
-            submitted = await run_in_threadpool(
+            submitted = await run_write(
+                engine,
                 lambda: services.submit_case(
                     engine,
                     data,
@@ -589,7 +591,7 @@ async def post_submission(
                     attachments=uploads,
                     data_dir=settings.data_dir,
                     quota=quota,
-                )
+                ),
             )
         except RateLimited:
             raise too_many_submissions() from None
