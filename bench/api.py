@@ -123,7 +123,9 @@ def bare_app(engine: sa.Engine) -> FastAPI:
 # --- the server subprocess --------------------------------------------------------------------
 
 
-def serve(endpoint: str, database_url: str, data_dir: Path, port: int) -> None:
+def serve(
+    endpoint: str, database_url: str, data_dir: Path, port: int, loop: str, http: str
+) -> None:
     """Run one endpoint under uvicorn until terminated (the `--serve` mode)."""
     import uvicorn
 
@@ -137,7 +139,15 @@ def serve(endpoint: str, database_url: str, data_dir: Path, port: int) -> None:
             data_dir=data_dir, database_url=database_url, submissions_per_minute=10**9
         )
         app = create_app(engine=engine, settings=settings)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop=loop,
+        http=http,
+    )
 
 
 def free_port() -> int:
@@ -163,7 +173,9 @@ class Server:
 
 
 @contextmanager
-def server(endpoint: str, database_url: str, data_dir: Path) -> Iterator[Server]:
+def server(
+    endpoint: str, database_url: str, data_dir: Path, *, loop: str = "auto", http: str = "auto"
+) -> Iterator[Server]:
     port = free_port()
     command = [
         sys.executable,
@@ -177,6 +189,10 @@ def server(endpoint: str, database_url: str, data_dir: Path) -> Iterator[Server]
         str(data_dir),
         "--port",
         str(port),
+        "--loop",
+        loop,
+        "--http",
+        http,
     ]
     process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1])
     base_url = f"http://127.0.0.1:{port}"
@@ -384,6 +400,9 @@ def measure(
     bodies: list[bytes],
     warmup: list[bytes],
     clients: int,
+    *,
+    loop: str = "auto",
+    http: str = "auto",
 ) -> Run:
     run = Run(backend, endpoint)
     name = endpoint.replace(", ", "_")
@@ -391,7 +410,7 @@ def measure(
         progress(f"{backend} / {endpoint}: migrating a fresh database")
         token = prepare(database_url)
         headers = {"Authorization": f"Bearer {token}"} if endpoint == API else {}
-        with server(endpoint, database_url, workdir) as running:
+        with server(endpoint, database_url, workdir, loop=loop, http=http) as running:
             progress(f"  warming up with {len(warmup)} requests")
             asyncio.run(load(running.base_url, warmup, clients, headers, Run(backend, endpoint)))
             progress(f"  {len(bodies)} requests, {clients} clients")
@@ -476,6 +495,18 @@ def main(argv: list[str] | None = None) -> int:
         "--endpoint", choices=ENDPOINTS, action="append", help="repeat for several (default: all)"
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="uvicorn's event loop (auto: uvloop when installed, as `samverkan serve`)",
+    )
+    parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed, as `samverkan serve`)",
+    )
     parser.add_argument("--serve", choices=ENDPOINTS, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -483,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.serve:
-        serve(args.serve, args.database_url, args.data_dir, args.port)
+        serve(args.serve, args.database_url, args.data_dir, args.port, args.loop, args.http)
         return 0
     if args.requests < 1 or args.clients < 1 or args.warmup < 0:
         parser.error("--requests and --clients must be at least 1, --warmup at least 0")
@@ -502,7 +533,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for backend in backends:
             for endpoint in endpoints:
-                runs.append(measure(backend, endpoint, workdir, bodies, warmup, args.clients))
+                runs.append(
+                    measure(
+                        backend,
+                        endpoint,
+                        workdir,
+                        bodies,
+                        warmup,
+                        args.clients,
+                        loop=args.loop,
+                        http=args.http,
+                    )
+                )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(report(runs, args.clients))
