@@ -160,9 +160,17 @@ def enqueue(
         )
     if not rows:
         return []
-    table = Notification.__table__  # type: ignore[attr-defined]
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, rows).scalars())
+    connection = session.connection()
+    if len(rows) == 1:
+        return [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    return list(connection.execute(_INSERT_MANY, rows).scalars())
+
+
+_NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
+_INSERT_ONE = sa.insert(_NOTIFICATIONS).returning(_NOTIFICATIONS.c.id)
+_INSERT_MANY = sa.insert(_NOTIFICATIONS).returning(
+    _NOTIFICATIONS.c.id, sort_by_parameter_order=True
+)
 
 
 AGENDA_OF_MEETING = "agenda_of_meeting"
