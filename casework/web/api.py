@@ -39,7 +39,7 @@ from casework.web.deps import (
     RulesDep,
     SettingsDep,
     require_api_role,
-    run_write,
+    run_submission,
     submission_quota,
     too_many_submissions,
 )
@@ -319,7 +319,7 @@ async def submit(
     request_hash = submission_hash(data) if idempotency_key is not None else ""
     quota = submission_quota(request) if identity is None else None
     try:
-        submitted = await run_write(
+        submitted = await run_submission(
             engine,
             lambda: services.submit_case(
                 engine,

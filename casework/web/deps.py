@@ -70,37 +70,36 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 T = TypeVar("T")
 
-# Per event loop (a CapacityLimiter belongs to the loop it was made in): each SQLite
-# engine's turn for writing use cases run from async routes.
-_sqlite_writers: RunVar[weakref.WeakKeyDictionary[Engine, CapacityLimiter]] = RunVar(
-    "samverkan_sqlite_writers"
+# Per event loop (a CapacityLimiter belongs to the loop it was made in): each engine's
+# turn for submissions.
+_submission_turns: RunVar[weakref.WeakKeyDictionary[Engine, CapacityLimiter]] = RunVar(
+    "samverkan_submission_turns"
 )
 
 
-def _writer_limiter(engine: Engine) -> CapacityLimiter | None:
-    if engine.dialect.name != "sqlite":
-        return None
+def _submission_turn(engine: Engine) -> CapacityLimiter:
     try:
-        limiters = _sqlite_writers.get()
+        turns = _submission_turns.get()
     except LookupError:
-        limiters = weakref.WeakKeyDictionary()
-        _sqlite_writers.set(limiters)
-    limiter = limiters.get(engine)
-    if limiter is None:
-        limiter = limiters[engine] = CapacityLimiter(1)
-    return limiter
+        turns = weakref.WeakKeyDictionary()
+        _submission_turns.set(turns)
+    turn = turns.get(engine)
+    if turn is None:
+        turn = turns[engine] = CapacityLimiter(1)
+    return turn
 
 
-async def run_write(engine: Engine, work: Callable[[], T]) -> T:
-    """Run a writing use case in a worker thread and wait for it on the event loop.
+async def run_submission(engine: Engine, work: Callable[[], T]) -> T:
+    """Run a submission (`services.submit_case`) in a worker thread, one at a time per
+    engine in this process, first come first served; the others wait on the event loop.
 
-    On SQLite, whose writing transactions take turns on the file's lock anyway, these run
-    one at a time per engine, first come first served: the others wait on the event loop
-    instead of each holding a thread that waits for the lock, and the threads do not
-    contend for the interpreter's lock (see bench/README.md, JSON API). On PostgreSQL,
-    which writes concurrently, they run in the shared thread pool.
+    Submissions take turns in the database anyway: on SQLite for the file's write lock,
+    on PostgreSQL for the row of the year's reference counter, held until commit. Waiting
+    here instead costs no thread, and the one submission running does not contend with
+    the others for the interpreter's lock while it holds the database's (see
+    bench/README.md, JSON API).
     """
-    return await to_thread.run_sync(work, limiter=_writer_limiter(engine))
+    return await to_thread.run_sync(work, limiter=_submission_turn(engine))
 
 
 RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]

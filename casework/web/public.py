@@ -41,7 +41,7 @@ from casework.web.deps import (
     SettingsDep,
     attachment_response,
     render,
-    run_write,
+    run_submission,
     submission_quota,
     too_many_submissions,
 )
@@ -580,7 +580,7 @@ async def post_submission(
             return _form_page(request, form, errors=errors, status_code=422)
         quota = submission_quota(request)
         try:
-            submitted = await run_write(
+            submitted = await run_submission(
                 engine,
                 lambda: services.submit_case(
                     engine,

@@ -1,17 +1,18 @@
-"""Writers taking turns: the SQLite write lock is first come, first served, and writing use
-cases from async routes run one at a time per SQLite engine, concurrently on PostgreSQL."""
+"""Writers taking turns: the SQLite write lock is first come, first served, and submissions
+from the async routes run one at a time per engine, in the order they came."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import anyio
 import pytest
 from sqlalchemy import Engine
 
-from casework.db import FairLock
-from casework.web.deps import run_write
+from casework.db import FairLock, make_engine
+from casework.web.deps import run_submission
 
 
 def _wait_until(condition: object, what: str) -> None:
@@ -79,20 +80,20 @@ def test_fair_lock_timeout_leaves_the_queue_and_release_checks_the_holder() -> N
         lock.release()
 
 
-def _overlap(engine: Engine, tasks: int) -> tuple[int, list[int]]:
-    """Run `tasks` writing units through run_write at once: the most that ran at the same
-    time, and the order in which they started."""
+def _overlap(engines: list[Engine], tasks: int) -> tuple[int, list[tuple[int, int]]]:
+    """Start `tasks` submissions per engine through run_submission, interleaved: the most
+    that ran at the same time, and (engine, task) in the order they started."""
     running = 0
     most = 0
-    started: list[int] = []
+    started: list[tuple[int, int]] = []
     guard = threading.Lock()
 
-    def work(number: int) -> None:
+    def work(key: tuple[int, int]) -> None:
         nonlocal running, most
         with guard:
             running += 1
             most = max(most, running)
-            started.append(number)
+            started.append(key)
         time.sleep(0.02)
         with guard:
             running -= 1
@@ -100,17 +101,28 @@ def _overlap(engine: Engine, tasks: int) -> tuple[int, list[int]]:
     async def main() -> None:
         async with anyio.create_task_group() as group:
             for number in range(tasks):
-                group.start_soon(run_write, engine, lambda n=number: work(n))
-                await anyio.sleep(0.001)
+                for index, engine in enumerate(engines):
+                    key = (index, number)
+                    group.start_soon(run_submission, engine, lambda k=key: work(k))
+                    await anyio.sleep(0.001)
 
     anyio.run(main)
     return most, started
 
 
-def test_writes_from_async_routes_take_turns_on_sqlite_only(engine: Engine) -> None:
-    most, started = _overlap(engine, 8)
-    if engine.dialect.name == "sqlite":
-        assert most == 1
-        assert started == list(range(8)), "SQLite writers did not run in the order they came"
-    else:
-        assert most > 1, "PostgreSQL writers were serialised"
+def test_submissions_take_turns_per_engine_in_the_order_they_came(engine: Engine) -> None:
+    most, started = _overlap([engine], 8)
+    assert most == 1
+    assert started == [(0, number) for number in range(8)]
+
+
+def test_submissions_to_different_databases_do_not_wait_for_each_other(tmp_path: Path) -> None:
+    engines = [make_engine(f"sqlite:///{tmp_path / name}.db") for name in ("a", "b")]
+    try:
+        most, started = _overlap(engines, 4)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert most == 2
+    for index in (0, 1):
+        assert [n for i, n in started if i == index] == list(range(4))
