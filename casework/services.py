@@ -215,6 +215,9 @@ def _store_submission(
     with unit_of_work(engine) as session:
         if quota is not None:
             quota.take(session, now)
+        # Read before the reference counter is taken: on PostgreSQL its row stays locked,
+        # and other submissions wait, until this transaction ends.
+        destination_name = _group_name(session, route.destination)
         case = store_case(
             session,
             data,
@@ -248,7 +251,7 @@ def _store_submission(
             case,
             "case_received",
             at=now,
-            destination_name=_group_name(session, case.destination),
+            destination_name=destination_name,
             access_token=access_token,
             case_url=link_url(AccessPurpose.case, access_token),
         )
