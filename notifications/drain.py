@@ -96,6 +96,10 @@ def claim(engine: Engine, *, now: datetime, limit: int, lease: timedelta) -> lis
         return list(rows)
 
 
+_NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
+_INSERT_ATTEMPT = sa.insert(NotificationAttempt.__table__)  # type: ignore[attr-defined]
+
+
 def record(
     engine: Engine,
     results: Sequence[tuple[Notification, Outcome]],
@@ -104,42 +108,85 @@ def record(
     policy: RetryPolicy,
     report: DrainReport,
 ) -> None:
-    """Store the outcome of each attempt and move each message on, in one transaction."""
+    """Store the outcome of each attempt and move each message on, in one transaction.
+
+    All attempts go in with one statement, the sent messages are moved on with another
+    and the failed ones with one more (one execution of it per message); only messages
+    still pending are moved, and their attempt count is raised where it is stored.
+    """
+    if not results:
+        return
+    attempts = []
+    sent: list[int] = []
+    failed: list[dict[str, object]] = []
+    errors: list[str] = []
+    dead = 0
+    for row, outcome in results:
+        attempts.append(
+            {
+                "notification_id": _id(row),
+                "at": now,
+                "channel": outcome.channel[:500],
+                "success": outcome.ok,
+                "error": outcome.error,
+            }
+        )
+        if outcome.ok:
+            sent.append(_id(row))
+            continue
+        errors.append(f"message {row.id}: {outcome.error}")
+        tries = row.attempts + 1
+        if tries >= policy.max_attempts:
+            status, not_before = NotificationStatus.dead, None
+            dead += 1
+        else:
+            status, not_before = NotificationStatus.pending, now + policy.delay_after(tries)
+        failed.append(
+            {
+                "b_id": row.id,
+                "b_status": status,
+                "b_not_before": not_before,
+                "b_error": outcome.error,
+            }
+        )
+    table = _NOTIFICATIONS
+    still_pending = table.c.status == NotificationStatus.pending
     with unit_of_work(engine) as session:
-        for row, outcome in results:
-            session.add(
-                NotificationAttempt(
-                    notification_id=_id(row),
-                    at=now,
-                    channel=outcome.channel[:500],
-                    success=outcome.ok,
-                    error=outcome.error,
+        connection = session.connection()
+        connection.execute(_INSERT_ATTEMPT, attempts)
+        if sent:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id.in_(sent), still_pending)
+                .values(
+                    attempts=table.c.attempts + 1,
+                    claimed_until=None,
+                    status=NotificationStatus.sent,
+                    sent_at=now,
+                    last_error="",
                 )
             )
-            attempts = row.attempts + 1
-            values: dict[str, object] = {"attempts": attempts, "claimed_until": None}
-            if outcome.ok:
-                values |= {"status": NotificationStatus.sent, "sent_at": now, "last_error": ""}
-                report.sent += 1
-            elif attempts >= policy.max_attempts:
-                values |= {"status": NotificationStatus.dead, "last_error": outcome.error}
-                report.dead += 1
-            else:
-                values |= {
-                    "not_before": now + policy.delay_after(attempts),
-                    "last_error": outcome.error,
-                }
-                report.retried += 1
-            if not outcome.ok:
-                report.errors.append(f"message {row.id}: {outcome.error}")
-            session.execute(
-                sa.update(Notification)
-                .where(
-                    col(Notification.id) == row.id,
-                    col(Notification.status) == NotificationStatus.pending,
-                )
-                .values(**values)
+        if failed:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("b_id"), still_pending)
+                .values(
+                    attempts=table.c.attempts + 1,
+                    claimed_until=None,
+                    status=sa.bindparam("b_status"),
+                    # A dead message keeps its time; one to retry waits for its backoff.
+                    not_before=sa.func.coalesce(
+                        sa.bindparam("b_not_before", type_=table.c.not_before.type),
+                        table.c.not_before,
+                    ),
+                    last_error=sa.bindparam("b_error"),
+                ),
+                failed,
             )
+    report.sent += len(sent)
+    report.dead += dead
+    report.retried += len(failed) - dead
+    report.errors.extend(errors)
 
 
 def _id(row: Notification) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -16,7 +17,7 @@ from casework.model import Notification, NotificationAttempt, NotificationStatus
 from casework.outbox import Recipient, enqueue, send_again, stored_attachment
 from delivery.conftest import Clock, HttpReceiver, SmtpServer
 from notifications.delivery import AppriseSender, Outcome, Outgoing
-from notifications.drain import RetryPolicy, drain
+from notifications.drain import DrainReport, RetryPolicy, claim, drain, record
 
 CONTEXT = {"public_url": "https://samverkan.example.se"}
 
@@ -236,6 +237,69 @@ def test_two_drains_at_once_send_each_message_once(
     received = Counter(str(mail["To"]) for mail in smtp_server.wait_for(120))
     assert set(received) == set(addresses)
     assert max(received.values()) == 1
+
+
+def test_recording_moves_only_messages_still_pending_and_keeps_every_attempt(
+    migrated_engine: Engine, clock: Clock
+) -> None:
+    ids = _enqueue(migrated_engine, clock, "a@example.se", "b@example.se", "c@example.se")
+    rows = claim(migrated_engine, now=clock(), limit=10, lease=timedelta(minutes=10))
+    # The first was sent meanwhile by another drain (this one's claim had lapsed).
+    with unit_of_work(migrated_engine) as session:
+        session.execute(
+            sa.update(Notification)
+            .where(col(Notification.id) == ids[0])
+            .values(status=NotificationStatus.sent, attempts=1, claimed_until=None)
+        )
+    report = DrainReport()
+    outcomes = [
+        Outcome(False, "mailto", "boom"),
+        Outcome(True, "mailto"),
+        Outcome(False, "x", "nej"),
+    ]
+    clock.advance(minutes=1)
+    record(
+        migrated_engine,
+        list(zip(rows, outcomes, strict=True)),
+        now=clock(),
+        policy=RetryPolicy(max_attempts=2),
+        report=report,
+    )
+    first, second, third = _rows(migrated_engine)
+    assert (first.status, first.attempts, first.last_error) == (NotificationStatus.sent, 1, "")
+    assert (second.status, second.attempts, second.sent_at) == (
+        NotificationStatus.sent,
+        1,
+        clock.now,
+    )
+    assert (third.status, third.attempts, third.last_error) == (
+        NotificationStatus.pending,
+        1,
+        "nej",
+    )
+    assert third.not_before == clock.now + timedelta(minutes=15)
+    assert third.claimed_until is None
+    assert [len(_attempts(migrated_engine, i)) for i in ids] == [1, 1, 1]
+    assert (report.sent, report.retried, report.dead) == (1, 2, 0)
+
+    # The last attempt makes it dead, and its time stays as it was.
+    clock.now = third.not_before
+    [again] = claim(migrated_engine, now=clock(), limit=10, lease=timedelta(minutes=10))
+    record(
+        migrated_engine,
+        [(again, Outcome(False, "x", "nej igen"))],
+        now=clock(),
+        policy=RetryPolicy(max_attempts=2),
+        report=report,
+    )
+    third = _rows(migrated_engine)[2]
+    assert (third.status, third.attempts, third.last_error) == (
+        NotificationStatus.dead,
+        2,
+        "nej igen",
+    )
+    assert third.not_before == again.not_before
+    assert report.dead == 1
 
 
 def test_retry_policy_validates_and_grows() -> None:
