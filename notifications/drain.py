@@ -35,6 +35,10 @@ from notifications.messages import render
 class Sender(Protocol):
     def send(self, message: Outgoing) -> Outcome: ...
 
+    def close(self) -> None:
+        """End what the sends kept open (connections); sending again opens them anew."""
+        ...
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -277,15 +281,19 @@ def drain(
 ) -> DrainReport:
     """Send every message due now, batch after batch, until none is left to claim.
 
-    `workers` messages are sent at once (each Apprise send opens its own connection);
-    outcomes are recorded every `record_every` messages.
+    `workers` messages are sent at once, each worker over its own kept-open connections;
+    outcomes are recorded every `record_every` messages. The sender's connections are
+    closed when the drain ends, however it ends.
     """
-    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
-        return _drain(
-            engine, sender, pool, data_dir=data_dir, clock=clock, batch_size=batch_size,
-            record_every=record_every, lease=lease, policy=policy, max_batches=max_batches,
-            on_progress=on_progress,
-        )  # fmt: skip
+    try:
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            return _drain(
+                engine, sender, pool, data_dir=data_dir, clock=clock, batch_size=batch_size,
+                record_every=record_every, lease=lease, policy=policy, max_batches=max_batches,
+                on_progress=on_progress,
+            )  # fmt: skip
+    finally:
+        sender.close()
 
 
 def _drain(
