@@ -16,6 +16,7 @@ go through `Apprise.notify`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import smtplib
 import ssl
@@ -35,6 +36,8 @@ from apprise.conversion import convert_between
 from apprise.emojis import apply_emojis
 from apprise.plugins.email.base import NotifyEmail
 from apprise.plugins.email.common import SECURE_MODES, AppriseEmailException, SecureMailMode
+from apprise.utils.parse import is_email as apprise_is_email
+from apprise.utils.parse import parse_emails
 
 from casework.settings import Settings
 
@@ -302,6 +305,14 @@ class AppriseSender:
                 "SAMVERKAN_SMTP_URL is not an Apprise e-mail URL; "
                 "give it as mailto://HOST:PORT?from=ADDRESS (or mailtos:// for TLS)"
             )
+        # The SMTP server's entry, parsed once: an address's entry is a copy of it with
+        # that address as its one recipient, as if the URL had said `to=ADDRESS`.
+        self._smtp_entry: NotifyEmail | None = None
+        if self.smtp_url:
+            entry = apprise.Apprise.instantiate(self.smtp_url)
+            given = NotifyEmail.parse_url(self.smtp_url) or {}  # type: ignore[no-untyped-call]
+            if entry is not None and _kept_open(entry) and not given.get("targets"):
+                self._smtp_entry = entry
         self.config_path = config_path
         # The configured entries, read once here: Apprise reads a config file lazily, and
         # two sends reading it at the same time could each see it half read.
@@ -362,6 +373,9 @@ class AppriseSender:
         else:
             url = address
         entry = self._entries.get(url)
+        if entry is None and self._smtp_entry is not None and is_email(address):
+            entry = self._addressed(self._smtp_entry, address)
+            self._entries.put(url, entry)
         if entry is not None:
             return [entry[0]], entry[1], apprise.common.MATCH_ALL_TAG
         instance = apprise.Apprise.instantiate(url)
@@ -374,6 +388,18 @@ class AppriseSender:
             # pause between two sends of one entry, tokens), so each message gets its own.
             self._entries.put(url, (instance, channel))
         return [instance], channel, apprise.common.MATCH_ALL_TAG
+
+    @staticmethod
+    def _addressed(smtp_entry: NotifyEmail, address: str) -> tuple[NotifyEmail, str]:
+        """The SMTP server's entry with `address` as its recipients, read as the e-mail
+        plugin reads `to=` (an address Apprise finds invalid is left out); its channel."""
+        entry = copy.copy(smtp_entry)  # shares only settings that sending just reads
+        entry.targets = []
+        for recipient in parse_emails(address):  # type: ignore[no-untyped-call]
+            found = apprise_is_email(recipient)  # type: ignore[no-untyped-call]
+            if found:
+                entry.targets.append((found["name"] or False, found["full_email"]))
+        return entry, _url(entry, privacy=True)
 
     def send(self, message: Outgoing) -> Outcome:
         resolved = self._resolve(message.address)

@@ -40,6 +40,7 @@ class SmtpServer:
     # Every connection that said EHLO, by id; the connection each message came over.
     connections: dict[int, Any] = field(default_factory=dict)
     message_connections: list[int] = field(default_factory=list)
+    envelopes: list[list[str]] = field(default_factory=list)
     quits: int = 0
 
     def url(self, sender: str = "samverkan@example.se") -> str:
@@ -72,6 +73,7 @@ class SmtpServer:
                 return "421 4.3.2 Service shutting down, closing the connection"
             self.messages.append(message)
             self.message_connections.append(id(server))
+            self.envelopes.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
