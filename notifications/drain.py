@@ -280,16 +280,17 @@ def drain(
     policy: RetryPolicy = RetryPolicy(),
     max_batches: int | None = None,
     on_progress: Callable[[DrainReport], None] | None = None,
-    workers: int = 4,
+    workers: int = 2,
 ) -> DrainReport:
     """Send every message due now, batch after batch, until none is left to claim.
 
     `workers` messages are sent at once, each worker over its own kept-open connections
-    (4 by default: with the SMTP server on the same machine 1 to 8 send about as fast;
-    with a server that takes 20 ms to answer, 4 send 1.8× as fast as 2; see
-    bench/README.md). Outcomes are recorded every `record_every` messages, while the next
-    `record_every` are being sent. The sender's connections are closed when the drain
-    ends, however it ends.
+    (2 by default: with the SMTP server on the same machine, more workers only contend
+    for the interpreter, and 4 can fall below half of what smtplib alone sends; with a
+    server that takes 20 ms to answer each message they scale, 4 sending 1.8× as fast
+    as 2; see bench/README.md). Outcomes are recorded every `record_every` messages,
+    while the next `record_every` are being sent. The sender's connections are closed
+    when the drain ends, however it ends.
     """
     try:
         with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
