@@ -25,12 +25,13 @@ def send_due_messages(database_url: str | None = None) -> dict[str, Any]:
     sender = AppriseSender.from_settings(settings)
     engine = make_engine(database_url or settings.database_url)
     try:
-        report = drain(
-            engine,
-            sender,
-            data_dir=settings.data_dir,
-            lease=timedelta(seconds=settings.drain_lease_seconds),
-        )
+        with sender:
+            report = drain(
+                engine,
+                sender,
+                data_dir=settings.data_dir,
+                lease=timedelta(seconds=settings.drain_lease_seconds),
+            )
     finally:
         engine.dispose()
     logger = get_run_logger()

@@ -43,13 +43,13 @@ def notify_test(
     from notifications.messages import render
 
     settings = get_settings()
-    sender = _sender(settings)
     message = render(
         "test", {"recipient": Recipient("", address), "public_url": settings.public_url}
     )
-    outcome = sender.send(
-        Outgoing(address=address, subject=message.subject, text=message.text, html=message.html)
-    )
+    with _sender(settings) as sender:
+        outcome = sender.send(
+            Outgoing(address=address, subject=message.subject, text=message.text, html=message.html)
+        )
     if outcome.ok:
         typer.echo(f"sent through {outcome.channel}")
         return
@@ -70,13 +70,14 @@ def notify_drain() -> None:
     sender = _sender(settings)
     engine = open_database()
     try:
-        report = drain(
-            engine,
-            sender,
-            data_dir=settings.data_dir,
-            lease=timedelta(seconds=settings.drain_lease_seconds),
-            on_progress=lambda r: typer.echo(f"… {r.claimed} claimed, {r.sent} sent", err=True),
-        )
+        with sender:
+            report = drain(
+                engine,
+                sender,
+                data_dir=settings.data_dir,
+                lease=timedelta(seconds=settings.drain_lease_seconds),
+                on_progress=lambda r: typer.echo(f"… {r.claimed} claimed, {r.sent} sent", err=True),
+            )
     finally:
         engine.dispose()
     typer.echo(

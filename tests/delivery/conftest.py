@@ -26,20 +26,75 @@ def free_port() -> int:
 
 @dataclass
 class SmtpServer:
+    """The handler of a real SMTP server: keeps what it accepts and counts connections.
+
+    `refused` recipients get a 550 at RCPT; `closing` recipients get a 421 (the server
+    is closing the connection) at DATA once, as a server that shuts down does.
+    """
+
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refused: set[str] = field(default_factory=set)
+    closing: set[str] = field(default_factory=set)
+    # Every connection that said EHLO, by id; the connection each message came over.
+    connections: dict[int, Any] = field(default_factory=dict)
+    message_connections: list[int] = field(default_factory=list)
+    envelopes: list[list[str]] = field(default_factory=list)
+    quits: int = 0
 
     def url(self, sender: str = "samverkan@example.se") -> str:
         """The Apprise e-mail URL (without `to`) that delivers to this server."""
         return f"mailto://127.0.0.1:{self.port}?from={sender}&mode=insecure&name=Samverkan"
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.connections.setdefault(id(server), server)
+        session.host_name = hostname  # what aiosmtpd does when there is no hook
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
+            closing = self.closing & set(envelope.rcpt_tos)
+            if closing:
+                self.closing -= closing
+                return "421 4.3.2 Service shutting down, closing the connection"
             self.messages.append(message)
+            self.message_connections.append(id(server))
+            self.envelopes.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.quits += 1
+        return "221 Bye"
+
+    def drop_connections(self) -> None:
+        """Close every open connection from the server's side, as a restart would."""
+        with self.lock:
+            servers = [s for s in self.connections.values() if s.transport is not None]
+        for server in servers:
+            done = threading.Event()
+
+            def close(server: Any = server, done: threading.Event = done) -> None:
+                if server.transport is not None:
+                    server.transport.close()
+                done.set()
+
+            server.loop.call_soon_threadsafe(close)
+            assert done.wait(5)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -16,7 +17,7 @@ from casework.model import Notification, NotificationAttempt, NotificationStatus
 from casework.outbox import Recipient, enqueue, send_again, stored_attachment
 from delivery.conftest import Clock, HttpReceiver, SmtpServer
 from notifications.delivery import AppriseSender, Outcome, Outgoing
-from notifications.drain import RetryPolicy, drain
+from notifications.drain import DrainReport, RetryPolicy, claim, drain, record
 
 CONTEXT = {"public_url": "https://samverkan.example.se"}
 
@@ -185,6 +186,9 @@ class CrashAfter:
         self.count += 1
         return self.inner.send(message)
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 def test_a_drain_killed_mid_batch_loses_nothing(
     migrated_engine: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
@@ -238,6 +242,69 @@ def test_two_drains_at_once_send_each_message_once(
     assert max(received.values()) == 1
 
 
+def test_recording_moves_only_messages_still_pending_and_keeps_every_attempt(
+    migrated_engine: Engine, clock: Clock
+) -> None:
+    ids = _enqueue(migrated_engine, clock, "a@example.se", "b@example.se", "c@example.se")
+    rows = claim(migrated_engine, now=clock(), limit=10, lease=timedelta(minutes=10))
+    # The first was sent meanwhile by another drain (this one's claim had lapsed).
+    with unit_of_work(migrated_engine) as session:
+        session.execute(
+            sa.update(Notification)
+            .where(col(Notification.id) == ids[0])
+            .values(status=NotificationStatus.sent, attempts=1, claimed_until=None)
+        )
+    report = DrainReport()
+    outcomes = [
+        Outcome(False, "mailto", "boom"),
+        Outcome(True, "mailto"),
+        Outcome(False, "x", "nej"),
+    ]
+    clock.advance(minutes=1)
+    record(
+        migrated_engine,
+        list(zip(rows, outcomes, strict=True)),
+        now=clock(),
+        policy=RetryPolicy(max_attempts=2),
+        report=report,
+    )
+    first, second, third = _rows(migrated_engine)
+    assert (first.status, first.attempts, first.last_error) == (NotificationStatus.sent, 1, "")
+    assert (second.status, second.attempts, second.sent_at) == (
+        NotificationStatus.sent,
+        1,
+        clock.now,
+    )
+    assert (third.status, third.attempts, third.last_error) == (
+        NotificationStatus.pending,
+        1,
+        "nej",
+    )
+    assert third.not_before == clock.now + timedelta(minutes=15)
+    assert third.claimed_until is None
+    assert [len(_attempts(migrated_engine, i)) for i in ids] == [1, 1, 1]
+    assert (report.sent, report.retried, report.dead) == (1, 2, 0)
+
+    # The last attempt makes it dead, and its time stays as it was.
+    clock.now = third.not_before
+    [again] = claim(migrated_engine, now=clock(), limit=10, lease=timedelta(minutes=10))
+    record(
+        migrated_engine,
+        [(again, Outcome(False, "x", "nej igen"))],
+        now=clock(),
+        policy=RetryPolicy(max_attempts=2),
+        report=report,
+    )
+    third = _rows(migrated_engine)[2]
+    assert (third.status, third.attempts, third.last_error) == (
+        NotificationStatus.dead,
+        2,
+        "nej igen",
+    )
+    assert third.not_before == again.not_before
+    assert report.dead == 1
+
+
 def test_retry_policy_validates_and_grows() -> None:
     policy = RetryPolicy(max_attempts=3, first_delay=timedelta(minutes=1), factor=2)
     assert [policy.delay_after(n) for n in (1, 2)] == [timedelta(minutes=1), timedelta(minutes=2)]
@@ -270,3 +337,95 @@ def test_a_missing_apprise_config_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(DeliveryConfigError, match="not a readable file"):
         AppriseSender(config_path=tmp_path / "saknas.yml")
+
+
+def test_a_drain_sends_its_emails_over_one_connection_per_worker_and_quits_them(
+    migrated_engine: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
+) -> None:
+    addresses = [f"person{i}@example.se" for i in range(25)]
+    _enqueue(migrated_engine, clock, *addresses)
+    sender = AppriseSender(smtp_url=smtp_server.url())
+    report = drain(
+        migrated_engine, sender, data_dir=tmp_path, clock=clock, workers=1, batch_size=10
+    )
+    assert report.sent == 25
+    mails = smtp_server.wait_for(25)
+    assert sorted(str(mail["To"]) for mail in mails) == sorted(addresses)
+    assert len(smtp_server.connections) == 1
+    assert smtp_server.quits == 1  # closed when the drain ended
+
+    # With concurrent sends, each worker keeps a connection of its own.
+    more = [f"other{i}@example.se" for i in range(40)]
+    _enqueue(migrated_engine, clock, *more)
+    assert drain(migrated_engine, sender, data_dir=tmp_path, clock=clock, workers=3).sent == 40
+    smtp_server.wait_for(65)
+    assert 2 <= len(smtp_server.connections) <= 1 + 3
+    assert smtp_server.quits == len(smtp_server.connections)
+
+
+def test_a_connection_the_server_drops_mid_drain_is_opened_again_and_nothing_is_lost(
+    migrated_engine: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
+) -> None:
+    addresses = [f"person{i}@example.se" for i in range(30)]
+    ids = _enqueue(migrated_engine, clock, *addresses)
+    # The first message of the second batch finds the connection closed by the server
+    # (a restart); one in the third batch is answered 421 (shutting down) at DATA.
+    smtp_server.closing.add("person25@example.se")
+    sender = AppriseSender(smtp_url=smtp_server.url())
+    report = drain(
+        migrated_engine,
+        sender,
+        data_dir=tmp_path,
+        clock=clock,
+        workers=1,
+        batch_size=10,
+        on_progress=lambda _report: smtp_server.drop_connections(),
+    )
+    assert (report.sent, report.retried, report.dead) == (30, 0, 0), report.errors
+    received = Counter(str(mail["To"]) for mail in smtp_server.wait_for(30))
+    assert received == dict.fromkeys(addresses, 1)  # each once, none lost
+    assert len(smtp_server.connections) == 4  # the first, two after drops, one after 421
+    assert all(row.status == NotificationStatus.sent for row in _rows(migrated_engine))
+    assert all([a.success for a in _attempts(migrated_engine, i)] == [True] for i in ids)
+
+
+def test_a_refused_recipient_fails_only_its_own_message(
+    migrated_engine: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
+) -> None:
+    addresses = [f"person{i}@example.se" for i in range(6)]
+    ids = _enqueue(migrated_engine, clock, *addresses)
+    smtp_server.refused.add("person2@example.se")
+    sender = AppriseSender(smtp_url=smtp_server.url())
+    report = drain(migrated_engine, sender, data_dir=tmp_path, clock=clock, workers=1)
+    assert (report.sent, report.retried) == (5, 1)
+    received = sorted(str(mail["To"]) for mail in smtp_server.wait_for(5))
+    assert received == sorted(set(addresses) - {"person2@example.se"})
+    assert len(smtp_server.connections) == 1  # the refusal did not cost the connection
+    [attempt] = _attempts(migrated_engine, ids[2])
+    assert not attempt.success
+    assert attempt.error == (
+        'Sending email to "person2@example.se" failed: '
+        "person2@example.se refused: 550 5.1.1 No such mailbox here"
+    )
+    rows = _rows(migrated_engine)
+    assert [row.status for row in rows] == [NotificationStatus.sent] * 2 + [
+        NotificationStatus.pending
+    ] + [NotificationStatus.sent] * 3
+    assert rows[2].attempts == 1
+    assert rows[2].not_before == clock.now + timedelta(minutes=15)
+    assert rows[2].last_error == attempt.error
+
+
+def test_a_server_that_cannot_be_reached_fails_each_message_with_the_reason(
+    migrated_engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    from delivery.conftest import free_port
+
+    ids = _enqueue(migrated_engine, clock, "anna@example.se", "bo@example.se")
+    url = f"mailto://127.0.0.1:{free_port()}?from=samverkan@example.se&mode=insecure"
+    report = drain(migrated_engine, AppriseSender(smtp_url=url), data_dir=tmp_path, clock=clock)
+    assert (report.sent, report.retried) == (0, 2)
+    for message_id in ids:
+        [attempt] = _attempts(migrated_engine, message_id)
+        assert attempt.error.startswith('Connection error while submitting email to "127.0.0.1": ')
+        assert "Connection refused" in attempt.error

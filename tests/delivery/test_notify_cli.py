@@ -120,7 +120,8 @@ def test_a_drain_process_killed_mid_batch_loses_nothing(tmp_path: Path) -> None:
         assert second.returncode == 0, second.stderr
         received = Counter(str(mail["To"]) for mail in smtp.messages)
         assert set(received) == set(addresses)  # nothing lost
-        # Only what the killed drain sent but had not yet recorded came twice.
-        assert sum(received.values()) - 60 <= 20
+        # Only what the killed drain sent but had not yet recorded came twice: at most two
+        # chunks of 20 (one being recorded while the next is sent).
+        assert sum(received.values()) - 60 <= 40
     finally:
         controller.stop()
