@@ -6,7 +6,6 @@ after a submission (see `flows.trigger`). The work is `notifications.drain.drain
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -15,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from casework.db import make_engine
 from casework.settings import get_settings
 from notifications.delivery import AppriseSender
-from notifications.drain import drain
+from notifications.drain import drain_configured
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
@@ -25,13 +24,7 @@ def send_due_messages(database_url: str | None = None) -> dict[str, Any]:
     sender = AppriseSender.from_settings(settings)
     engine = make_engine(database_url or settings.database_url)
     try:
-        with sender:
-            report = drain(
-                engine,
-                sender,
-                data_dir=settings.data_dir,
-                lease=timedelta(seconds=settings.drain_lease_seconds),
-            )
+        report = drain_configured(engine, sender, settings)
     finally:
         engine.dispose()
     logger = get_run_logger()

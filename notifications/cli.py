@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -64,20 +63,18 @@ def notify_drain() -> None:
     """Send every message that is due now, then exit (the flows do this every minute)."""
     from casework.bootstrap import open_database
     from casework.settings import get_settings
-    from notifications.drain import drain
+    from notifications.drain import drain_configured
 
     settings = get_settings()
     sender = _sender(settings)
     engine = open_database()
     try:
-        with sender:
-            report = drain(
-                engine,
-                sender,
-                data_dir=settings.data_dir,
-                lease=timedelta(seconds=settings.drain_lease_seconds),
-                on_progress=lambda r: typer.echo(f"… {r.claimed} claimed, {r.sent} sent", err=True),
-            )
+        report = drain_configured(
+            engine,
+            sender,
+            settings,
+            on_progress=lambda r: typer.echo(f"… {r.claimed} claimed, {r.sent} sent", err=True),
+        )
     finally:
         engine.dispose()
     typer.echo(

@@ -28,6 +28,7 @@ from casework.agenda_pdf import render_agenda_pdf
 from casework.db import unit_of_work
 from casework.model import Notification, NotificationAttempt, NotificationStatus, utcnow
 from casework.outbox import AGENDA_OF_MEETING, Recipient, stored_attachment
+from casework.settings import Settings
 from notifications.delivery import FileToSend, Outcome, Outgoing
 from notifications.messages import render
 
@@ -306,6 +307,24 @@ def drain(
                 raise
     finally:
         sender.close()
+
+
+def drain_configured(
+    engine: Engine,
+    sender: Sender,
+    settings: Settings,
+    *,
+    on_progress: Callable[[DrainReport], None] | None = None,
+) -> DrainReport:
+    """`drain` with the configured data directory and claim lease: the `outbox-drain`
+    flow and `samverkan notify drain` both drain this way."""
+    return drain(
+        engine,
+        sender,
+        data_dir=settings.data_dir,
+        lease=timedelta(seconds=settings.drain_lease_seconds),
+        on_progress=on_progress,
+    )
 
 
 def _drain(
