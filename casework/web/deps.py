@@ -5,14 +5,11 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from anyio import CapacityLimiter, to_thread
-from anyio.lowlevel import RunVar
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -27,6 +24,7 @@ from casework.calendar import STOCKHOLM, long_date
 from casework.lifecycle import STATE_LABELS
 from casework.model import Attachment, StaffRole
 from casework.settings import Settings
+from casework.web.turns import turns_for
 
 SESSION_COOKIE = "samverkan_session"
 CSRF_COOKIE = "samverkan_csrf"
@@ -70,28 +68,11 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 T = TypeVar("T")
 
-# Per event loop (a CapacityLimiter belongs to the loop it was made in): each engine's
-# turn for submissions.
-_submission_turns: RunVar[weakref.WeakKeyDictionary[Engine, CapacityLimiter]] = RunVar(
-    "samverkan_submission_turns"
-)
-
-
-def _submission_turn(engine: Engine) -> CapacityLimiter:
-    try:
-        turns = _submission_turns.get()
-    except LookupError:
-        turns = weakref.WeakKeyDictionary()
-        _submission_turns.set(turns)
-    turn = turns.get(engine)
-    if turn is None:
-        turn = turns[engine] = CapacityLimiter(1)
-    return turn
-
 
 async def run_submission(engine: Engine, work: Callable[[], T]) -> T:
-    """Run a submission (`services.submit_case`) in a worker thread, one at a time per
-    engine in this process, first come first served; the others wait on the event loop.
+    """Run a submission (`services.submit_case`) in the engine's submission thread, one
+    at a time per engine in this process, first come first served; the others wait on the
+    event loop.
 
     Submissions take turns in the database anyway: on SQLite for the file's write lock,
     on PostgreSQL for the row of the year's reference counter, held until commit. Waiting
@@ -99,7 +80,7 @@ async def run_submission(engine: Engine, work: Callable[[], T]) -> T:
     the others for the interpreter's lock while it holds the database's (see
     bench/README.md, JSON API).
     """
-    return await to_thread.run_sync(work, limiter=_submission_turn(engine))
+    return await turns_for(engine).run(work)
 
 
 RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from casework.db import FairLock, make_engine
+from casework.web import turns
 from casework.web.deps import run_submission
 
 
@@ -80,6 +82,25 @@ def test_fair_lock_timeout_leaves_the_queue_and_release_checks_the_holder() -> N
         lock.release()
 
 
+def _in_thread(main: Callable[[], Awaitable[None]]) -> None:
+    """anyio.run(main) in a thread of its own: an event loop that another test left set
+    in this thread would stop a new one from running here."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the event loop did not finish in 30 s"
+    if errors:
+        raise errors[0]
+
+
 def _overlap(engines: list[Engine], tasks: int) -> tuple[int, list[tuple[int, int]]]:
     """Start `tasks` submissions per engine through run_submission, interleaved: the most
     that ran at the same time, and (engine, task) in the order they started."""
@@ -106,22 +127,7 @@ def _overlap(engines: list[Engine], tasks: int) -> tuple[int, list[tuple[int, in
                     group.start_soon(run_submission, engine, lambda k=key: work(k))
                     await anyio.sleep(0.001)
 
-    # In a thread of its own: an event loop that another test left set in this thread
-    # would stop a new one from running here.
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            anyio.run(main)
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive(), "the submissions did not finish in 30 s"
-    if errors:
-        raise errors[0]
+    _in_thread(main)
     return most, started
 
 
@@ -141,3 +147,68 @@ def test_submissions_to_different_databases_do_not_wait_for_each_other(tmp_path:
     assert most == 2
     for index in (0, 1):
         assert [n for i, n in started if i == index] == list(range(4))
+
+
+def test_a_submission_error_reaches_its_request_and_the_next_one_runs() -> None:
+    queue = turns.Turns()
+    outcomes: list[object] = []
+
+    def fail() -> int:
+        raise LookupError("no such group")
+
+    async def main() -> None:
+        with pytest.raises(LookupError, match="no such group"):
+            await queue.run(fail)
+        outcomes.append(await queue.run(lambda: 42))
+
+    _in_thread(main)
+    assert outcomes == [42]
+
+
+def test_a_request_cancelled_before_its_turn_is_not_run() -> None:
+    queue = turns.Turns()
+    ran: list[str] = []
+    release = threading.Event()
+
+    def first() -> None:
+        release.wait(10)
+        ran.append("first")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(queue.run, first)
+            await anyio.sleep(0.01)
+            with anyio.move_on_after(0.05):
+                await queue.run(lambda: ran.append("cancelled"))
+            release.set()
+        ran.append(await queue.run(lambda: "after"))
+
+    _in_thread(main)
+    assert ran == ["first", "after"]
+
+
+def test_the_submission_thread_ends_when_idle_and_starts_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(turns, "IDLE_SECONDS", 0.05)
+    queue = turns.Turns(name="samverkan-submissions-test")
+    names: list[str] = []
+
+    async def main() -> None:
+        names.append(await queue.run(lambda: threading.current_thread().name))
+        assert queue.running
+
+    _in_thread(main)
+    _wait_until(lambda: not queue.running, "the idle thread to end")
+    assert not any(t.name == "samverkan-submissions-test" for t in threading.enumerate())
+    _in_thread(main)
+    assert names == ["samverkan-submissions-test"] * 2
+
+
+def test_each_engine_has_one_queue(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        assert turns.turns_for(engine) is turns.turns_for(engine)
+        assert turns.turns_for(engine) is not turns.Turns()
+    finally:
+        engine.dispose()
