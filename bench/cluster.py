@@ -175,11 +175,12 @@ class Process:
 
 @dataclass
 class Mailbox:
-    """An SMTP server's handler: records each accepted message's recipients.
+    """An SMTP server's handler: records each message's recipients as it arrives.
 
     `delay` seconds pass before each message is accepted (a relay's latency). With
-    `hold_after` set, once that many messages have been accepted every further message
-    waits, unanswered, until `release()`; `held` is set when the first one waits, and
+    `hold_after` set, once that many messages have arrived every further message is
+    recorded but not answered until `release()`: it has reached the server, and a client
+    that dies meanwhile never learns so. `held` is set when the first one waits, and
     `held_peers` has the (host, port) of each waiting client.
     """
 
@@ -194,16 +195,20 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
-        if self.hold_after is not None and not self._released.is_set():
-            with self._lock:
-                holding = len(self.recipients) >= self.hold_after
-                if holding:
-                    self.held_peers.append(tuple(session.peer[:2]))
-                    self.held.set()
-            while holding and not self._released.is_set():
-                await asyncio.sleep(0.05)
         with self._lock:
+            holding = (
+                self.hold_after is not None
+                and not self._released.is_set()
+                and len(self.recipients) >= self.hold_after
+            )
+            if holding:
+                self.held_peers.append(tuple(session.peer[:2]))
+                self.held.set()
+            # Recorded before the answer: a held message has arrived even if its client
+            # dies waiting (aiosmtpd then cancels this handler).
             self.recipients.extend(address.lower() for address in envelope.rcpt_tos)
+        while holding and not self._released.is_set():
+            await asyncio.sleep(0.05)
         return "250 Message accepted"
 
     def release(self) -> None:
