@@ -54,6 +54,12 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
+def app_state(request: Request) -> tuple[Engine, rules.RuleSet, Settings]:
+    """The application's engine, rule set and settings, without a dependency each."""
+    state = request.app.state
+    return state.engine, state.rules, state.settings
+
+
 async def get_rules(request: Request) -> rules.RuleSet:
     rule_set: rules.RuleSet = request.app.state.rules
     return rule_set
@@ -107,12 +113,13 @@ async def current_identity(request: Request, engine: EngineDep) -> Identity | No
     return identity
 
 
-async def bearer_identity(request: Request, engine: EngineDep) -> Identity | None:
+async def bearer_identity(request: Request) -> Identity | None:
     """The API caller's identity from `Authorization: Bearer …`, or None when absent."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         return None
+    engine: Engine = request.app.state.engine
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(
