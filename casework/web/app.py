@@ -166,9 +166,12 @@ def create_app(
         )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The JSON API before the pages: no page's path starts with /api/, so the order
+    # changes no route's meaning, and a request to the API is matched after a few tests.
+    app.include_router(api.router)
+    app.include_router(deviations.api_router)
     app.include_router(public.router)
     app.include_router(staff.router)
-    app.include_router(api.router)
     app.include_router(meetings.router)
     app.include_router(calendar_feeds.router)
     app.include_router(outbox_pages.router)
@@ -179,7 +182,6 @@ def create_app(
     app.include_router(organisations.router)
     app.include_router(followup_pages.router)
     app.include_router(deviations.router)
-    app.include_router(deviations.api_router)
     app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.state.metrics = Metrics(engine)
