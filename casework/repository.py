@@ -5,12 +5,13 @@ Nothing here commits: the caller's unit of work decides (`casework.db.unit_of_wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, text
+from sqlalchemy.orm import instrumentation
 from sqlmodel import Session, col, select
 
 from casework.lifecycle import State
@@ -52,17 +53,46 @@ def format_reference(*, prefix: str, year: int, number: int) -> str:
 
 
 _CASES = Case.__table__  # type: ignore[attr-defined]
-_CASE_COLUMNS = tuple(column.name for column in _CASES.columns if column.name != "id")
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
+# Each column but id: its plain default, or the function that makes one, or _REQUIRED.
+_REQUIRED = object()
+_CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
+    (
+        name,
+        _REQUIRED if field.is_required() else field.default,
+        field.default_factory,  # type: ignore[misc]
+    )
+    for name, field in Case.model_fields.items()
+    if name != "id"
+)
+_CASE_CLASS = instrumentation.manager_of_class(Case)
 
 
-def insert_case(session: Session, *, case: Case) -> Case:
-    """Store a new case with one INSERT … RETURNING id (no ORM flush), and set its id.
+def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
+    """Store a new case with one INSERT … RETURNING id (no ORM flush); the stored case.
 
-    The case is not added to the session: it is the caller's record of what was stored.
+    `values` are its columns; the ones left out take the model's defaults. The Case is
+    made the way SQLAlchemy makes one from a row it loads, the values put straight into
+    the instance: `Case(...)` would spend about as long on its per-field defaults and
+    attribute events as the INSERT takes. It is not added to the session: it is the
+    caller's record of what was stored.
     """
-    values = {name: getattr(case, name) for name in _CASE_COLUMNS}
-    case.id = session.connection().execute(_INSERT_CASE, values).scalar_one()
+    unknown = values.keys() - Case.model_fields.keys() - {"id"}
+    if unknown or "id" in values:
+        raise TypeError(f"not columns of a new case: {sorted(unknown | ({'id'} & values.keys()))}")
+    row: dict[str, Any] = {}
+    for name, default, factory in _CASE_DEFAULTS:
+        if name in values:
+            row[name] = values[name]
+        elif factory is not None:
+            row[name] = factory()
+        elif default is _REQUIRED:
+            raise TypeError(f"a new case needs {name}")
+        else:
+            row[name] = default
+    case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    case: Case = _CASE_CLASS.new_instance()
+    case.__dict__.update(row, id=case_id)
     return case
 
 

@@ -278,35 +278,39 @@ def store_case(
     if parent_case_id is not None:
         fields["parent_case_id"] = parent_case_id
     number = repository.next_reference_number(session, prefix=reference_prefix, year=year)
-    case = Case(
-        reference=repository.format_reference(prefix=reference_prefix, year=year, number=number),
-        title=data.title,
-        description=data.description,
-        kind=kind_marks(data.kind),
-        target_groups=list(data.target_groups),
-        requests_resources=data.requests_resources,
-        county_wide=data.county_wide,
-        deviation=data.deviation,
-        recurring=data.recurring,
-        municipalities_only=data.municipalities_only,
-        escalated_from=data.escalated_from,
-        submitter_name=data.submitter_name,
-        submitter_email=data.submitter_email,
-        submitter_organisation=data.submitter_organisation,
-        presenter=data.presenter,
-        proposed_decision=data.proposed_decision,
-        destination=route.destination,
-        requires_endorsement=route.requires_endorsement,
-        lead_group=route.lead_group,
-        routed_groups=list(route.groups),
-        routing_rule=route.rule,
-        routing_explanation=route.explanation,
-        access_token_hash=hashlib.sha256(access_token.encode()).hexdigest(),
-        created_at=now,
-        updated_at=now,
-        **fields,
+    case = repository.insert_case(
+        session,
+        {
+            "reference": repository.format_reference(
+                prefix=reference_prefix, year=year, number=number
+            ),
+            "title": data.title,
+            "description": data.description,
+            "kind": kind_marks(data.kind),
+            "target_groups": list(data.target_groups),
+            "requests_resources": data.requests_resources,
+            "county_wide": data.county_wide,
+            "deviation": data.deviation,
+            "recurring": data.recurring,
+            "municipalities_only": data.municipalities_only,
+            "escalated_from": data.escalated_from,
+            "submitter_name": data.submitter_name,
+            "submitter_email": data.submitter_email,
+            "submitter_organisation": data.submitter_organisation,
+            "presenter": data.presenter,
+            "proposed_decision": data.proposed_decision,
+            "destination": route.destination,
+            "requires_endorsement": route.requires_endorsement,
+            "lead_group": route.lead_group,
+            "routed_groups": list(route.groups),
+            "routing_rule": route.rule,
+            "routing_explanation": route.explanation,
+            "access_token_hash": hashlib.sha256(access_token.encode()).hexdigest(),
+            "created_at": now,
+            "updated_at": now,
+            **fields,
+        },
     )
-    repository.insert_case(session, case=case)
     assert case.id is not None
     after = snapshot(case)
     if case.parent_case_id is not None:

@@ -270,6 +270,40 @@ def test_submit_case_routes_numbers_stores_and_audits(migrated_engine: Engine) -
     assert events[0].at.tzinfo is not None
 
 
+def test_the_returned_case_is_the_stored_row_column_for_column(migrated_engine: Engine) -> None:
+    case = services.submit_case(
+        migrated_engine,
+        submission(target_groups=["aldre"]),
+        actor="anna.andersson",
+        rules=FakeRules("sg-aldre"),
+        now=SPRING_2026,
+    ).case
+    with unit_of_work(migrated_engine, write=False) as session:
+        stored = repository.get_case(session, case_id=case.id or 0)
+        assert stored is not None
+        columns = [column.name for column in Case.__table__.columns]  # type: ignore[attr-defined]
+        assert {n: getattr(case, n) for n in columns} == {n: getattr(stored, n) for n in columns}
+    # Left-out columns took the model's defaults, each list a new one.
+    assert case.status is State.submitted and case.meeting_id is None
+    assert case.deviation_organisations == [] and case.deviation_kind == ""
+    other = services.submit_case(
+        migrated_engine, submission(), actor="anna.andersson", rules=FakeRules(), now=SPRING_2026
+    ).case
+    assert other.deviation_organisations is not case.deviation_organisations
+    assert CasePublic.model_validate(case).reference == "SB-2026-0001"
+
+
+def test_insert_case_refuses_unknown_and_missing_columns(migrated_engine: Engine) -> None:
+    with unit_of_work(migrated_engine) as session:
+        with pytest.raises(TypeError, match="not columns of a new case: \\['colour'\\]"):
+            repository.insert_case(session, {"colour": "blue"})
+        with pytest.raises(TypeError, match="not columns of a new case: \\['id'\\]"):
+            repository.insert_case(session, {"id": 7})
+        with pytest.raises(TypeError, match="a new case needs reference"):
+            repository.insert_case(session, {"title": "Utan nummer"})
+        assert repository.count_cases(session) == 0
+
+
 def test_references_count_per_year_and_restart_in_a_new_year(migrated_engine: Engine) -> None:
     first = submit(migrated_engine, now=datetime(2026, 1, 5, tzinfo=UTC))
     second = submit(migrated_engine, now=datetime(2026, 12, 1, tzinfo=UTC))
