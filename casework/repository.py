@@ -66,6 +66,7 @@ _CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
     if name != "id"
 )
 _CASE_CLASS = instrumentation.manager_of_class(Case)
+_CASE_MAPPER = sa.inspect(Case)
 
 
 def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
@@ -91,6 +92,9 @@ def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
         else:
             row[name] = default
     case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    # As Case(...) would: the mappers are set up on first use, and a process may store a
+    # case before it has used any other model.
+    _CASE_MAPPER._check_configure()
     case: Case = _CASE_CLASS.new_instance()
     case.__dict__.update(row, id=case_id)
     return case

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,6 +293,45 @@ def test_the_returned_case_is_the_stored_row_column_for_column(migrated_engine: 
     ).case
     assert other.deviation_organisations is not case.deviation_organisations
     assert CasePublic.model_validate(case).reference == "SB-2026-0001"
+
+
+FIRST_USE = """
+import sys
+from casework import services
+from casework.db import make_engine
+from rules import load_rules
+from casework.model import CaseCreate
+
+engine = make_engine(sys.argv[1])
+case = services.submit_case(
+    engine,
+    CaseCreate(title="Först", submitter_name="Anna", submitter_email="anna@example.se"),
+    actor="anna@example.se",
+    rules=load_rules(),
+).case
+print(case.id, case.reference)
+"""
+
+
+def test_a_process_can_store_a_case_before_it_has_used_any_other_model(
+    migrated_engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    # The mappers are set up on first use: a web process whose first request is an
+    # anonymous submission has queried nothing through them before.
+    script = tmp_path / "first_use.py"
+    script.write_text(FIRST_USE)
+    done = subprocess.run(
+        [sys.executable, str(script), database_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    case_id, reference = done.stdout.split()
+    with unit_of_work(migrated_engine, write=False) as session:
+        stored = repository.get_case(session, case_id=int(case_id))
+        assert stored is not None and stored.reference == reference
 
 
 def test_insert_case_refuses_unknown_and_missing_columns(migrated_engine: Engine) -> None:
