@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import rules
+from casework.db import WalCheckpointer
 from casework.metrics import Metrics, RequestMetrics
 from casework.settings import Settings, get_settings
 from casework.web import (
@@ -99,9 +100,15 @@ def create_app(
 
             app.state.engine = open_database(settings.database_url)
         app.state.metrics.database.engine = app.state.engine
-        yield
-        if engine is None:
-            app.state.engine.dispose()
+        # On SQLite, the WAL is copied back into the database file beside the writers.
+        app.state.wal_checkpointer = WalCheckpointer(app.state.engine)
+        app.state.wal_checkpointer.start()
+        try:
+            yield
+        finally:
+            app.state.wal_checkpointer.stop()
+            if engine is None:
+                app.state.engine.dispose()
 
     app = FastAPI(
         title="samverkan",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,11 +13,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Column, Engine, MetaData, String, func, inspect, text
 from sqlmodel import SQLModel, select
 
 from casework import repository, services
-from casework.db import alembic_config, make_engine, migrate, normalise_url, unit_of_work
+from casework.db import (
+    WalCheckpointer,
+    alembic_config,
+    make_engine,
+    migrate,
+    normalise_url,
+    unit_of_work,
+)
 from casework.lifecycle import Action, IllegalTransition, State
 from casework.model import (
     AuditEvent,
@@ -136,6 +146,7 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Pa
             assert pragma("PRAGMA busy_timeout").scalar() == 5000
             assert pragma("PRAGMA foreign_keys").scalar() == 1
             assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert pragma("PRAGMA wal_autocheckpoint").scalar() == 4000
     finally:
         engine.dispose()
     assert (tmp_path / "new" / "dir" / "x.db").exists()
@@ -148,6 +159,55 @@ def test_sqlite_synchronous_full_can_be_asked_for(tmp_path: Path) -> None:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     finally:
         engine.dispose()
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "samverkan-wal-checkpoint"]
+
+
+def test_the_wal_checkpointer_copies_committed_pages_into_the_database_file(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    checkpointer = WalCheckpointer(engine, interval=0.01)
+    try:
+        migrate(engine)
+        checkpointer.start()
+        assert len(_checkpoint_threads()) == 1
+        for number in range(20):
+            services.submit_case(
+                engine, submission(f"Ärende {number}"), actor="a", rules=FakeRules()
+            )
+        deadline = time.monotonic() + 10
+        while checkpointer.last is None or checkpointer.last[1] < checkpointer.last[0]:
+            assert time.monotonic() < deadline, f"not checkpointed: {checkpointer.last}"
+            time.sleep(0.01)
+        assert checkpointer.last[0] > 0
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    assert _checkpoint_threads() == []
+
+
+def test_the_wal_checkpointer_does_nothing_on_other_databases(migrated_engine: Engine) -> None:
+    memory = make_engine("sqlite://")
+    try:
+        for engine in (migrated_engine, memory):
+            checkpointer = WalCheckpointer(engine)
+            checkpointer.start()
+            if engine.dialect.name == "postgresql" or engine is memory:
+                assert _checkpoint_threads() == []
+            checkpointer.stop()
+    finally:
+        memory.dispose()
+
+
+def test_the_web_application_checkpoints_while_it_runs(web_app: FastAPI) -> None:
+    with TestClient(web_app):
+        running = len(_checkpoint_threads())
+    engine = web_app.state.engine
+    assert running == (1 if engine.dialect.name == "sqlite" else 0)
+    assert _checkpoint_threads() == []
 
 
 def test_a_read_only_unit_of_work_does_not_take_the_sqlite_write_lock(tmp_path: Path) -> None:
