@@ -38,10 +38,28 @@ _NEXT_NUMBER = text(
 )
 
 
+_NEXT_NUMBER_AND_GROUP_NAME = text(
+    _NEXT_NUMBER.text + ", (SELECT name FROM groups WHERE slug = :slug)"
+)
+
+
 def next_reference_number(session: Session, *, prefix: str, year: int) -> int:
     """Reserve the next number for `prefix` and `year` (1, 2, … restarting each year)."""
     result = session.connection().execute(_NEXT_NUMBER, {"prefix": prefix, "year": year})
     return int(result.scalar_one())
+
+
+def next_reference_number_and_group_name(
+    session: Session, *, prefix: str, year: int, slug: str
+) -> tuple[int, str | None]:
+    """`next_reference_number`, and the name of the group `slug` (None without one), read
+    by the same statement: a submission needs both, and saves a round trip."""
+    number, name = (
+        session.connection()
+        .execute(_NEXT_NUMBER_AND_GROUP_NAME, {"prefix": prefix, "year": year, "slug": slug})
+        .one()
+    )
+    return int(number), name
 
 
 def format_reference(*, prefix: str, year: int, number: int) -> str:

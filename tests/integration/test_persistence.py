@@ -332,6 +332,22 @@ def test_submit_case_routes_numbers_stores_and_audits(migrated_engine: Engine) -
     assert events[0].at.tzinfo is not None
 
 
+def test_the_reference_number_comes_with_the_destination_group_name(
+    seeded_engine: Engine,
+) -> None:
+    with unit_of_work(seeded_engine) as session:
+        first = repository.next_reference_number_and_group_name(
+            session, prefix="SB", year=2026, slug="lsvo"
+        )
+        second = repository.next_reference_number_and_group_name(
+            session, prefix="SB", year=2026, slug="ingen-sadan-grupp"
+        )
+        third = repository.next_reference_number(session, prefix="SB", year=2026)
+    assert first == (1, "LSVO – Ledningssamverkan vård och omsorg")
+    assert second == (2, None)  # no group by that name
+    assert third == 3
+
+
 def test_the_returned_case_is_the_stored_row_column_for_column(migrated_engine: Engine) -> None:
     case = services.submit_case(
         migrated_engine,
