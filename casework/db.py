@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
@@ -41,6 +42,13 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4000
 # default, see Settings.worker_threads; AnyIO's own default is 40), so none waits for one.
 POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 30
+# A pooled PostgreSQL connection idle for longer than this is checked with a round trip
+# before it is handed out. One used more recently is trusted, as PgBouncer trusts its
+# server connections (server_check_delay): checking every one cost a submission 7–8 % of
+# its time. If the server dropped it meanwhile, the request using it fails, and SQLAlchemy
+# then replaces the pool's connections.
+POSTGRES_PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "samverkan_idle_since"
 # An execution option: the transaction only reads, so SQLite may begin it deferred.
 READ_ONLY = "samverkan_read_only"
 
@@ -126,13 +134,28 @@ def make_engine(
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo, synchronous=sqlite_synchronous or "normal")
-    return create_engine(
-        parsed,
-        echo=echo,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_MAX_OVERFLOW,
-        pool_pre_ping=True,
-    )
+    return _postgres_engine(parsed, echo=echo)
+
+
+def _postgres_engine(url: URL, *, echo: bool) -> Engine:
+    engine = create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=POOL_MAX_OVERFLOW)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < POSTGRES_PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool throws the connection away and hands out another one.
+            raise exc.DisconnectionError(f"an idle connection was closed: {error}") from error
+
+    return engine
 
 
 def _is_sqlite(url: str | URL) -> bool:

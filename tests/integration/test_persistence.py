@@ -13,12 +13,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import POSTGRES_URL, _require_postgres
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Column, Engine, MetaData, String, func, inspect, text
 from sqlmodel import SQLModel, select
 
-from casework import repository, services
+from casework import db, repository, services
 from casework.db import (
     WalCheckpointer,
     alembic_config,
@@ -218,6 +219,44 @@ def test_a_read_only_unit_of_work_does_not_take_the_sqlite_write_lock(tmp_path: 
             writer.exec(select(Case)).all()  # BEGIN IMMEDIATE: holds the write lock
             with unit_of_work(engine, write=False) as reader:
                 assert reader.exec(select(Case)).all() == []
+    finally:
+        engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+@pytest.mark.postgres
+def test_postgresql_checks_a_connection_only_after_it_was_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _require_postgres()
+    engine = make_engine(POSTGRES_URL)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    try:
+        first = _backend_pid(engine)
+        # Used a moment ago: handed out again without a check.
+        assert _backend_pid(engine) == first
+        assert pings == []
+        # Idle for longer than the limit: checked, and still the same connection.
+        monkeypatch.setattr(db, "POSTGRES_PING_AFTER_IDLE_SECONDS", 0.0)
+        assert _backend_pid(engine) == first
+        assert len(pings) == 1
+        # Closed by the server while idle: the check notices, and another one is used.
+        killer = make_engine(POSTGRES_URL)
+        try:
+            with killer.connect() as connection:
+                connection.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        finally:
+            killer.dispose()
+        time.sleep(0.2)
+        # The next request gets a working connection.
+        assert _backend_pid(engine) != first
+        assert len(pings) >= 2
     finally:
         engine.dispose()
 
