@@ -140,7 +140,7 @@ def raise_linked_case(
         }
     )
     route = router.route(data.facts())
-    stored = store_case(
+    stored, _destination_name = store_case(
         session,
         data,
         route,

@@ -215,7 +215,7 @@ def _store_submission(
     with unit_of_work(engine) as session:
         if quota is not None:
             quota.take(session, now)
-        case, destination_name = _insert_case(
+        case, destination_name = store_case(
             session,
             data,
             route,
@@ -267,40 +267,12 @@ def store_case(
     now: datetime,
     parent_case_id: int | None = None,
     case_fields: Mapping[str, Any] | None = None,
-) -> Case:
+) -> tuple[Case, str]:
     """Store a routed submission with the next reference of the year and audit it, in the
     caller's transaction; tells no one. `submit_case` and linked cases both come here.
-    `case_fields` sets further columns; `parent_case_id` the case it was raised from."""
-    case, _destination_name = _insert_case(
-        session,
-        data,
-        route,
-        actor=actor,
-        reference_prefix=reference_prefix,
-        year=year,
-        access_token=access_token,
-        now=now,
-        parent_case_id=parent_case_id,
-        case_fields=case_fields,
-    )
-    return case
-
-
-def _insert_case(
-    session: Session,
-    data: CaseCreate,
-    route: RouteResult,
-    *,
-    actor: str,
-    reference_prefix: str,
-    year: int,
-    access_token: str,
-    now: datetime,
-    parent_case_id: int | None = None,
-    case_fields: Mapping[str, Any] | None = None,
-) -> tuple[Case, str]:
-    """`store_case`, and the name of the destination for messages (its slug when it is
-    not a group), read with the reference number."""
+    `case_fields` sets further columns; `parent_case_id` the case it was raised from.
+    Returns the case and its destination's name for messages (the slug when the
+    destination is not a group), read with the reference number."""
     fields = dict(case_fields or {})
     if parent_case_id is not None:
         fields["parent_case_id"] = parent_case_id
