@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, text
-from sqlalchemy.orm import instrumentation
+from sqlalchemy.orm import configure_mappers, instrumentation
 from sqlmodel import Session, col, select
 
 from casework.lifecycle import State
@@ -84,7 +84,6 @@ _CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
     if name != "id"
 )
 _CASE_CLASS = instrumentation.manager_of_class(Case)
-_CASE_MAPPER = sa.inspect(Case)
 
 
 def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
@@ -111,8 +110,8 @@ def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
             row[name] = default
     case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
     # As Case(...) would: the mappers are set up on first use, and a process may store a
-    # case before it has used any other model.
-    _CASE_MAPPER._check_configure()
+    # case before it has used any other model (a no-op once they are).
+    configure_mappers()
     case: Case = _CASE_CLASS.new_instance()
     case.__dict__.update(row, id=case_id)
     return case
