@@ -51,6 +51,14 @@ POSTGRES_PING_AFTER_IDLE_SECONDS = 10.0
 _IDLE_SINCE = "samverkan_idle_since"
 # An execution option: the transaction only reads, so SQLite may begin it deferred.
 READ_ONLY = "samverkan_read_only"
+# An execution option: a writing transaction that gives up at once if the write lock is
+# taken (`WriteLockBusy`) instead of waiting for it.
+NO_WAIT = "samverkan_no_wait"
+
+
+class WriteLockBusy(Exception):
+    """The database's write lock is taken, and the unit of work was told not to wait for
+    it (`unit_of_work(…, wait=False)`); nothing was written."""
 
 
 class FairLock:
@@ -105,6 +113,8 @@ class FairLock:
 
 # One lock per SQLite engine, held by each writing unit of work for its whole transaction.
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
+# Each SQLite engine's `synchronous` setting (NORMAL or FULL).
+_sqlite_synchronous: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 # PostgreSQL advisory lock (first key; the second is the schema's hash) held while the
 # schema is migrated and seeded, so that processes starting together take turns.
 SCHEMA_LOCK_KEY = 0x5A3B_E4A1
@@ -196,10 +206,25 @@ def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
+        elif options.get(NO_WAIT):
+            # Without the busy handler for this BEGIN alone: another process's writer
+            # makes it fail at once instead of after up to the busy timeout.
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except exc.OperationalError as error:
+                if getattr(error.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                    raise
+                raise WriteLockBusy(str(error.orig)) from error
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    _sqlite_synchronous[engine] = synchronous.upper()
 
     return engine
 
@@ -281,8 +306,23 @@ def _read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+def writes_without_waiting(engine: Engine) -> bool:
+    """Whether a short write to `engine` may run where waiting is not allowed (on the web
+    server's event loop): a SQLite file with `synchronous=NORMAL`, whose commit writes the
+    WAL without an `fsync` (the WAL is synced at checkpoints, which `WalCheckpointer` runs
+    in a thread of its own), and whose `unit_of_work(…, wait=False)` gives up at once when
+    another writer holds the lock. Not PostgreSQL: every statement is a round trip."""
+    database = engine.url.database
+    return (
+        _sqlite_synchronous.get(engine) == "NORMAL"
+        and bool(database)
+        and database != ":memory:"
+        and not str(database).startswith("file:")
+    )
+
+
 @contextmanager
-def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+def unit_of_work(engine: Engine, *, write: bool = True, wait: bool = True) -> Iterator[Session]:
     """One transaction: commit once when the block ends, roll back on any exception.
 
     Objects stay readable after the commit (expire_on_commit=False), so a use case can
@@ -292,11 +332,27 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     the engine's in-process write lock (at most the busy timeout, then it goes on and
     lets SQLite's busy handler decide), so this process's writers queue in turn, first come
     first served.
+
+    With `wait=False` (SQLite, writing) the unit of work does not wait for the write lock:
+    if this process's lock or the database's is taken, `WriteLockBusy` is raised before
+    anything is written.
     """
     lock = _sqlite_write_locks.get(engine) if write else None
-    locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    no_wait = lock is not None and not wait
+    if no_wait:
+        assert lock is not None
+        if not lock.acquire(timeout=0):
+            raise WriteLockBusy("another writer in this process holds the write lock")
+        locked = True
+    else:
+        locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
-        bind = engine if write else _read_only(engine)
+        if not write:
+            bind = _read_only(engine)
+        elif no_wait:
+            bind = engine.execution_options(**{NO_WAIT: True})
+        else:
+            bind = engine
         with Session(bind, expire_on_commit=False) as session:
             try:
                 yield session

@@ -122,6 +122,7 @@ def submit_case(
     case_fields: Mapping[str, Any] | None = None,
     within: Callable[[Session, Case], None] | None = None,
     quota: Quota | None = None,
+    wait: bool = True,
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
     documents and audit it: one transaction.
@@ -140,6 +141,9 @@ def submit_case(
     raised and nothing is stored or counted. With attachments the hit is taken in a short
     transaction of its own first, so that a refused client writes no file to disk. A
     replayed idempotent submission takes no hit.
+
+    With `wait=False` it does not wait for the database's write lock: `WriteLockBusy` is
+    raised, with nothing stored, if another writer holds it (see `unit_of_work`).
     """
     now = now or utcnow()
     if idempotency_key is not None:
@@ -151,7 +155,7 @@ def submit_case(
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
     if quota is not None and attachments:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, wait=wait) as session:
             quota.take(session, now)
         quota = None
     stored = [(upload, store_file(data_dir, upload.content)) for upload in attachments if data_dir]
@@ -172,6 +176,7 @@ def submit_case(
             case_fields=case_fields or {},
             within=within,
             quota=quota,
+            wait=wait,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -211,8 +216,9 @@ def _store_submission(
     case_fields: Mapping[str, Any],
     within: Callable[[Session, Case], None] | None = None,
     quota: Quota | None = None,
+    wait: bool = True,
 ) -> Case:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, wait=wait) as session:
         if quota is not None:
             quota.take(session, now)
         case, destination_name = store_case(

@@ -318,19 +318,23 @@ async def submit(
     actor = identity.email if identity else submitter_actor(data)
     request_hash = submission_hash(data) if idempotency_key is not None else ""
     quota = submission_quota(request) if identity is None else None
+
+    def submit_case(wait: bool = True) -> services.Submitted:
+        return services.submit_case(
+            engine,
+            data,
+            actor=actor,
+            rules=rule_set,
+            reference_prefix=settings.reference_prefix,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            quota=quota,
+            wait=wait,
+        )
+
     try:
         submitted = await run_submission(
-            engine,
-            lambda: services.submit_case(
-                engine,
-                data,
-                actor=actor,
-                rules=rule_set,
-                reference_prefix=settings.reference_prefix,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                quota=quota,
-            ),
+            engine, submit_case, without_waiting=lambda: submit_case(wait=False)
         )
     except RateLimited:
         raise too_many_submissions() from None

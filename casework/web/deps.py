@@ -21,6 +21,7 @@ import rules
 from casework import accounts, rate_limits
 from casework.accounts import Identity
 from casework.calendar import STOCKHOLM, long_date
+from casework.db import WriteLockBusy, writes_without_waiting
 from casework.lifecycle import STATE_LABELS
 from casework.model import Attachment, StaffRole
 from casework.settings import Settings
@@ -75,18 +76,35 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 T = TypeVar("T")
 
 
-async def run_submission(engine: Engine, work: Callable[[], T]) -> T:
-    """Run a submission (`services.submit_case`) in the engine's submission thread, one
-    at a time per engine in this process, first come first served; the others wait on the
-    event loop.
+async def run_submission(
+    engine: Engine,
+    work: Callable[[], T],
+    *,
+    without_waiting: Callable[[], T] | None = None,
+) -> T:
+    """Run a submission (`services.submit_case`): on the event loop itself when it can be
+    done without waiting, else in the engine's submission thread, one at a time per engine
+    in this process, first come first served, the others waiting on the event loop.
+
+    `without_waiting`, when given, is the same submission told not to wait for the write
+    lock (`services.submit_case(…, wait=False)`), and must do nothing else that waits (no
+    files to write). It runs on the event loop when `db.writes_without_waiting(engine)`
+    (a SQLite file with `synchronous=NORMAL`) and no submission is queued; if another
+    writer holds the lock it gives up (`WriteLockBusy`, nothing written) and the
+    submission is queued as `work` instead. On the event loop a submission costs about a
+    millisecond of CPU and no thread hand-over: two threads taking turns for the
+    interpreter's lock cost each other more than that (see bench/README.md, JSON API).
 
     Submissions take turns in the database anyway: on SQLite for the file's write lock,
-    on PostgreSQL for the row of the year's reference counter, held until commit. Waiting
-    here instead costs no thread, and the one submission running does not contend with
-    the others for the interpreter's lock while it holds the database's (see
-    bench/README.md, JSON API).
+    on PostgreSQL for the row of the year's reference counter, held until commit.
     """
-    return await turns_for(engine).run(work)
+    turns = turns_for(engine)
+    if without_waiting is not None and not turns.busy and writes_without_waiting(engine):
+        try:
+            return without_waiting()
+        except WriteLockBusy:
+            pass
+    return await turns.run(work)
 
 
 RulesDep = Annotated[rules.RuleSet, Depends(get_rules)]

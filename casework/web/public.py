@@ -579,19 +579,27 @@ async def post_submission(
         if data is None or errors:
             return _form_page(request, form, errors=errors, status_code=422)
         quota = submission_quota(request)
+
+        def submit_case(wait: bool = True) -> services.Submitted:
+            return services.submit_case(
+                engine,
+                data,
+                actor=submitter_actor(data),
+                rules=rule_set,
+                reference_prefix=settings.reference_prefix,
+                attachments=uploads,
+                data_dir=settings.data_dir,
+                quota=quota,
+                wait=wait,
+            )
+
         try:
+            # Documents are written to disk first: that waits, so only a submission
+            # without any may run on the event loop.
             submitted = await run_submission(
                 engine,
-                lambda: services.submit_case(
-                    engine,
-                    data,
-                    actor=submitter_actor(data),
-                    rules=rule_set,
-                    reference_prefix=settings.reference_prefix,
-                    attachments=uploads,
-                    data_dir=settings.data_dir,
-                    quota=quota,
-                ),
+                submit_case,
+                without_waiting=None if uploads else lambda: submit_case(wait=False),
             )
         except RateLimited:
             raise too_many_submissions() from None

@@ -69,11 +69,17 @@ class Turns:
         self._jobs: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = False
+        self._pending = 0  # queued or running; changed on the event loop's side only
 
     @property
     def running(self) -> bool:
         """Whether the thread is running (it ends when idle)."""
         return self._running
+
+    @property
+    def busy(self) -> bool:
+        """Whether a submission is queued or running here."""
+        return self._pending > 0
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run `work()` in this queue's thread when its turn comes; its result or error.
@@ -87,10 +93,15 @@ class Turns:
         job = _Job(work, contextvars.copy_context(), loop, future)
         with self._lock:
             self._jobs.put(job)
+            self._pending += 1
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._work, name=self._name, daemon=True).start()
-        return await future
+        try:
+            return await future
+        finally:
+            with self._lock:
+                self._pending -= 1
 
     def _work(self) -> None:
         while True:

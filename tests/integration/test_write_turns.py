@@ -3,6 +3,7 @@ from the async routes run one at a time per engine, in the order they came."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -11,8 +12,17 @@ from pathlib import Path
 import anyio
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
-from casework.db import FairLock, make_engine
+from casework.db import (
+    FairLock,
+    WriteLockBusy,
+    make_engine,
+    migrate,
+    unit_of_work,
+    writes_without_waiting,
+)
+from casework.model import Case
 from casework.web import turns
 from casework.web.deps import run_submission
 
@@ -210,5 +220,100 @@ def test_each_engine_has_one_queue(tmp_path: Path) -> None:
     try:
         assert turns.turns_for(engine) is turns.turns_for(engine)
         assert turns.turns_for(engine) is not turns.Turns()
+    finally:
+        engine.dispose()
+
+
+def test_only_a_sqlite_file_without_fsync_at_commit_is_written_from_the_event_loop(
+    tmp_path: Path, migrated_engine: Engine
+) -> None:
+    normal = make_engine(f"sqlite:///{tmp_path / 'normal.db'}", sqlite_synchronous="normal")
+    full = make_engine(f"sqlite:///{tmp_path / 'full.db'}", sqlite_synchronous="full")
+    memory = make_engine("sqlite://")
+    try:
+        assert writes_without_waiting(normal)
+        assert not writes_without_waiting(full)
+        assert not writes_without_waiting(memory)
+        if migrated_engine.dialect.name == "postgresql":
+            assert not writes_without_waiting(migrated_engine)
+    finally:
+        for engine in (normal, full, memory):
+            engine.dispose()
+
+
+def _holding_the_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_unit_of_work_that_may_not_wait_gives_up_at_once_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        migrate(engine)
+        other = _holding_the_write_lock(tmp_path / "x.db")
+        started = time.monotonic()
+        with pytest.raises(WriteLockBusy), unit_of_work(engine, wait=False) as session:
+            session.exec(select(Case)).all()
+        assert time.monotonic() - started < 1, "it waited for the busy timeout"
+        other.rollback()
+        other.close()
+        # Another writer in this process: the in-process lock is taken.
+        with unit_of_work(engine) as writer:
+            writer.exec(select(Case)).all()
+            failed: list[BaseException] = []
+
+            def try_without_waiting() -> None:
+                try:
+                    with unit_of_work(engine, wait=False):
+                        pass
+                except BaseException as error:
+                    failed.append(error)
+
+            thread = threading.Thread(target=try_without_waiting)
+            thread.start()
+            thread.join(10)
+            assert [type(e) for e in failed] == [WriteLockBusy]
+        # Free again: it writes, and the connection waits as usual afterwards.
+        with unit_of_work(engine, wait=False) as session:
+            timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert timeout == 5000
+    finally:
+        engine.dispose()
+
+
+def test_a_submission_runs_on_the_event_loop_unless_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    migrate(engine)
+    threads: list[str] = []
+
+    def submission(wait: bool = True) -> int:
+        with unit_of_work(engine, wait=wait) as session:
+            session.connection().exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x)")
+            session.connection().exec_driver_sql("INSERT INTO t VALUES (1)")
+        threads.append(threading.current_thread().name)
+        return len(threads)
+
+    async def main() -> None:
+        loop_thread = threading.current_thread().name
+        await run_submission(engine, submission, without_waiting=lambda: submission(False))
+        assert threads == [loop_thread]
+        # Another process writes: the submission waits its turn in the submission thread.
+        other = _holding_the_write_lock(tmp_path / "x.db")
+        releaser = threading.Timer(0.2, lambda: (other.rollback(), other.close()))
+        releaser.start()
+        await run_submission(engine, submission, without_waiting=lambda: submission(False))
+        releaser.join()
+        assert threads[1] == "samverkan-submissions"
+
+    try:
+        _in_thread(main)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
     finally:
         engine.dispose()
