@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -209,6 +210,16 @@ def test_the_web_application_checkpoints_while_it_runs(web_app: FastAPI) -> None
     engine = web_app.state.engine
     assert running == (1 if engine.dialect.name == "sqlite" else 0)
     assert _checkpoint_threads() == []
+
+
+def test_the_web_application_keeps_its_start_up_objects_out_of_full_collections(
+    web_app: FastAPI,
+) -> None:
+    assert gc.get_freeze_count() == 0
+    with TestClient(web_app):
+        frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # the modules, models, routes and templates, at least
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_read_only_unit_of_work_does_not_take_the_sqlite_write_lock(tmp_path: Path) -> None:
