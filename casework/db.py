@@ -271,6 +271,20 @@ def lock_schema(connection: Connection | Session) -> None:
     )
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of `engine`'s SQLite database file; None for another database, an
+    in-memory one or a `file:` URI."""
+    database = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
+        return None
+    return database
+
+
 @contextmanager
 def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     """On a SQLite file, an exclusive lock on `<file>.migrate-lock` for the migration.
@@ -279,13 +293,8 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     find a step missing; the lock file makes them take turns (the second one waits, then
     finds nothing to do). An in-memory database is private to its process.
     """
-    database = engine.url.database
-    if (
-        engine.dialect.name != "sqlite"
-        or not database
-        or database == ":memory:"
-        or database.startswith("file:")
-    ):
+    database = sqlite_file(engine)
+    if database is None:
         yield
         return
     import fcntl
@@ -312,13 +321,7 @@ def writes_without_waiting(engine: Engine) -> bool:
     WAL without an `fsync` (the WAL is synced at checkpoints, which `WalCheckpointer` runs
     in a thread of its own), and whose `unit_of_work(…, wait=False)` gives up at once when
     another writer holds the lock. Not PostgreSQL: every statement is a round trip."""
-    database = engine.url.database
-    return (
-        _sqlite_synchronous.get(engine) == "NORMAL"
-        and bool(database)
-        and database != ":memory:"
-        and not str(database).startswith("file:")
-    )
+    return _sqlite_synchronous.get(engine) == "NORMAL" and sqlite_file(engine) is not None
 
 
 @contextmanager
@@ -379,15 +382,7 @@ class WalCheckpointer:
     """
 
     def __init__(self, engine: Engine, *, interval: float = 0.05) -> None:
-        database = engine.url.database
-        self._path = (
-            database
-            if engine.dialect.name == "sqlite"
-            and database
-            and database != ":memory:"
-            and not database.startswith("file:")
-            else None
-        )
+        self._path = sqlite_file(engine)
         self._engine = engine
         self._interval = interval
         self._written = threading.Event()
