@@ -84,6 +84,7 @@ _CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
     if name != "id"
 )
 _CASE_CLASS = instrumentation.manager_of_class(Case)
+_NEW_CASE_COLUMNS = frozenset(name for name, _default, _factory in _CASE_DEFAULTS)
 
 
 def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
@@ -95,9 +96,9 @@ def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
     attribute events as the INSERT takes. It is not added to the session: it is the
     caller's record of what was stored.
     """
-    unknown = values.keys() - Case.model_fields.keys() - {"id"}
-    if unknown or "id" in values:
-        raise TypeError(f"not columns of a new case: {sorted(unknown | ({'id'} & values.keys()))}")
+    unknown = values.keys() - _NEW_CASE_COLUMNS
+    if unknown:
+        raise TypeError(f"not columns of a new case: {sorted(unknown)}")
     row: dict[str, Any] = {}
     for name, default, factory in _CASE_DEFAULTS:
         if name in values:
