@@ -112,6 +112,43 @@ def enqueue(
     `recipient_context`, when given, adds each recipient's own variables (a private
     link, say); it is called only for the rows written.
     """
+    rows = message_rows(
+        session,
+        kind=kind,
+        recipients=recipients,
+        context=context,
+        case_id=case_id,
+        meeting_id=meeting_id,
+        event_key=event_key,
+        not_before=not_before,
+        attachments=attachments,
+        recipient_context=recipient_context,
+    )
+    if not rows:
+        return []
+    connection = session.connection()
+    if len(rows) == 1:
+        return [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    return list(connection.execute(_INSERT_MANY, rows).scalars())
+
+
+def message_rows(
+    session: Session,
+    *,
+    kind: str,
+    recipients: Iterable[Recipient],
+    context: Mapping[str, Any],
+    case_id: int | None = None,
+    meeting_id: int | None = None,
+    event_key: str | None = None,
+    not_before: datetime | None = None,
+    attachments: Sequence[Mapping[str, str]] = (),
+    recipient_context: Callable[[Recipient], Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows `enqueue` writes, each a dict of the row's columns but its id.
+
+    It reads the recipients' preferences in `session` when they are members.
+    """
     settings = get_settings()
     if "public_url" not in context:
         context = {**context, "public_url": settings.public_url}
@@ -158,12 +195,7 @@ def enqueue(
                 "attachments": files,
             }
         )
-    if not rows:
-        return []
-    connection = session.connection()
-    if len(rows) == 1:
-        return [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
-    return list(connection.execute(_INSERT_MANY, rows).scalars())
+    return rows
 
 
 _NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
@@ -213,7 +245,26 @@ def tell_submitter(
     Each message carries a fresh private link to the case's status page as `case_url`
     (unless the context gives one, as the receipt does with the case's first link).
     """
+    message = _to_submitter(session, case, kind, at, meeting_id, event_key, context)
+    return enqueue(session, **message)
 
+
+def submitter_message_rows(
+    session: Session, case: Case, kind: str, *, at: datetime, **context: Any
+) -> list[dict[str, Any]]:
+    """The rows `tell_submitter` would write, for a caller that writes them itself."""
+    return message_rows(session, **_to_submitter(session, case, kind, at, None, None, context))
+
+
+def _to_submitter(
+    session: Session,
+    case: Case,
+    kind: str,
+    at: datetime,
+    meeting_id: int | None,
+    event_key: str | None,
+    context: dict[str, Any],
+) -> dict[str, Any]:
     def own_link(_recipient: Recipient) -> dict[str, str]:
         if "case_url" in context:
             return {}
@@ -227,17 +278,16 @@ def tell_submitter(
         )
         return {"case_url": url}
 
-    return enqueue(
-        session,
-        kind=kind,
-        recipients=[Recipient(case.submitter_name, case.submitter_email)],
-        context={"case": case, **context},
-        case_id=case.id,
-        meeting_id=meeting_id,
-        event_key=event_key,
-        not_before=at,
-        recipient_context=own_link,
-    )
+    return {
+        "kind": kind,
+        "recipients": [Recipient(case.submitter_name, case.submitter_email)],
+        "context": {"case": case, **context},
+        "case_id": case.id,
+        "meeting_id": meeting_id,
+        "event_key": event_key,
+        "not_before": at,
+        "recipient_context": own_link,
+    }
 
 
 class NotificationNotFound(CaseworkError, LookupError):

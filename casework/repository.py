@@ -90,12 +90,17 @@ _NEW_CASE_COLUMNS = frozenset(name for name, _default, _factory in _CASE_DEFAULT
 def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
     """Store a new case with one INSERT … RETURNING id (no ORM flush); the stored case.
 
-    `values` are its columns; the ones left out take the model's defaults. The Case is
-    made the way SQLAlchemy makes one from a row it loads, the values put straight into
-    the instance: `Case(...)` would spend about as long on its per-field defaults and
-    attribute events as the INSERT takes. It is not added to the session: it is the
-    caller's record of what was stored.
+    `values` are its columns; the ones left out take the model's defaults (`case_row`).
+    It is not added to the session: it is the caller's record of what was stored.
     """
+    row = case_row(values)
+    case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    return loaded_case(row, case_id)
+
+
+def case_row(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every column of a new case but its id: `values`, and the model's defaults for the
+    ones left out; TypeError for a name that is not a column or a required one missing."""
     unknown = values.keys() - _NEW_CASE_COLUMNS
     if unknown:
         raise TypeError(f"not columns of a new case: {sorted(unknown)}")
@@ -109,7 +114,13 @@ def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
             raise TypeError(f"a new case needs {name}")
         else:
             row[name] = default
-    case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    return row
+
+
+def loaded_case(row: Mapping[str, Any], case_id: int | None) -> Case:
+    """The Case of a stored `row` (`case_row`), made the way SQLAlchemy makes one from a
+    row it loads, the values put straight into the instance: `Case(...)` would spend about
+    as long on its per-field defaults and attribute events as an INSERT takes."""
     # As Case(...) would: the mappers are set up on first use, and a process may store a
     # case before it has used any other model (a no-op once they are).
     configure_mappers()

@@ -285,53 +285,73 @@ def store_case(
     number, group_name = repository.next_reference_number_and_group_name(
         session, prefix=reference_prefix, year=year, slug=route.destination
     )
+    reference = repository.format_reference(prefix=reference_prefix, year=year, number=number)
     case = repository.insert_case(
         session,
         {
-            "reference": repository.format_reference(
-                prefix=reference_prefix, year=year, number=number
-            ),
-            "title": data.title,
-            "description": data.description,
-            "kind": kind_marks(data.kind),
-            "target_groups": list(data.target_groups),
-            "requests_resources": data.requests_resources,
-            "county_wide": data.county_wide,
-            "deviation": data.deviation,
-            "recurring": data.recurring,
-            "municipalities_only": data.municipalities_only,
-            "escalated_from": data.escalated_from,
-            "submitter_name": data.submitter_name,
-            "submitter_email": data.submitter_email,
-            "submitter_organisation": data.submitter_organisation,
-            "presenter": data.presenter,
-            "proposed_decision": data.proposed_decision,
-            "destination": route.destination,
-            "requires_endorsement": route.requires_endorsement,
-            "lead_group": route.lead_group,
-            "routed_groups": list(route.groups),
-            "routing_rule": route.rule,
-            "routing_explanation": route.explanation,
-            "access_token_hash": hashlib.sha256(access_token.encode()).hexdigest(),
-            "created_at": now,
-            "updated_at": now,
-            **fields,
+            "reference": reference,
+            **new_case_values(data, route, access_token=access_token, now=now, fields=fields),
         },
     )
     assert case.id is not None
-    after = snapshot(case)
-    if case.parent_case_id is not None:
-        after["parent_case_id"] = case.parent_case_id
     repository.add_audit_event(
         session,
         case_id=case.id,
         actor=actor,
         action="submit",
-        after=after,
+        after=submission_snapshot(case),
         note=route.explanation,
         at=now,
     )
     return case, group_name or route.destination
+
+
+def submission_snapshot(case: Case) -> dict[str, Any]:
+    """What a new case's audit event records it as: `snapshot`, and the case it was
+    raised from."""
+    after = snapshot(case)
+    if case.parent_case_id is not None:
+        after["parent_case_id"] = case.parent_case_id
+    return after
+
+
+def new_case_values(
+    data: CaseCreate,
+    route: RouteResult,
+    *,
+    access_token: str,
+    now: datetime,
+    fields: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of a new case from a routed submission but its reference
+    (`repository.case_row` adds the defaults); `fields` sets further ones."""
+    return {
+        "title": data.title,
+        "description": data.description,
+        "kind": kind_marks(data.kind),
+        "target_groups": list(data.target_groups),
+        "requests_resources": data.requests_resources,
+        "county_wide": data.county_wide,
+        "deviation": data.deviation,
+        "recurring": data.recurring,
+        "municipalities_only": data.municipalities_only,
+        "escalated_from": data.escalated_from,
+        "submitter_name": data.submitter_name,
+        "submitter_email": data.submitter_email,
+        "submitter_organisation": data.submitter_organisation,
+        "presenter": data.presenter,
+        "proposed_decision": data.proposed_decision,
+        "destination": route.destination,
+        "requires_endorsement": route.requires_endorsement,
+        "lead_group": route.lead_group,
+        "routed_groups": list(route.groups),
+        "routing_rule": route.rule,
+        "routing_explanation": route.explanation,
+        "access_token_hash": hashlib.sha256(access_token.encode()).hexdigest(),
+        "created_at": now,
+        "updated_at": now,
+        **(fields or {}),
+    }
 
 
 def _group_name(session: Session, slug: str | None) -> str:
