@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from casework import outbox, repository
+from casework import one_statement, outbox, repository
 from casework.access import link_url
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
 from casework.db import unit_of_work
@@ -125,7 +125,8 @@ def submit_case(
     wait: bool = True,
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
-    documents and audit it: one transaction.
+    documents and audit it: one transaction. On PostgreSQL a submission without documents
+    or `within` is stored by one statement (`casework.one_statement`).
 
     With an `idempotency_key`, a submission already stored under that key is returned
     instead (`replayed`), or `IdempotencyKeyReused` raised if its `request_hash` differs;
@@ -139,8 +140,10 @@ def submit_case(
     With a `quota` (an anonymous client's rate limit) the submission takes its hit in the
     same transaction, before anything else is written; over the limit `RateLimited` is
     raised and nothing is stored or counted. With attachments the hit is taken in a short
-    transaction of its own first, so that a refused client writes no file to disk. A
-    replayed idempotent submission takes no hit.
+    transaction of its own first, so that a refused client writes no file to disk; so it
+    is too for a submission stored by one statement, as the statement cannot be rolled
+    back after a refusal. A submission that fails after such a hit keeps it. A replayed
+    idempotent submission takes no hit.
 
     With `wait=False` it does not wait for the database's write lock: `WriteLockBusy` is
     raised, with nothing stored, if another writer holds it (see `unit_of_work`).
@@ -154,7 +157,8 @@ def submit_case(
     route = rules.route(data.facts())
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
-    if quota is not None and attachments:
+    in_one_statement = not attachments and within is None and one_statement.supported(engine)
+    if quota is not None and (attachments or in_one_statement):
         with unit_of_work(engine, wait=wait) as session:
             quota.take(session, now)
         quota = None
@@ -177,6 +181,7 @@ def submit_case(
             within=within,
             quota=quota,
             wait=wait,
+            in_one_statement=in_one_statement,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -217,7 +222,31 @@ def _store_submission(
     within: Callable[[Session, Case], None] | None = None,
     quota: Quota | None = None,
     wait: bool = True,
+    in_one_statement: bool = False,
 ) -> Case:
+    case_url = link_url(AccessPurpose.case, access_token)
+    if in_one_statement:
+        done = one_statement.store(
+            engine,
+            new_case_values(
+                data,
+                route,
+                access_token=access_token,
+                now=now,
+                fields=case_fields,
+            ),
+            actor=actor,
+            note=route.explanation,
+            prefix=reference_prefix,
+            year=year,
+            access_token=access_token,
+            case_url=case_url,
+            now=now,
+            snapshot=submission_snapshot,
+            idempotency=idempotency,
+        )
+        if done is not None:
+            return done.case
     with unit_of_work(engine, wait=wait) as session:
         if quota is not None:
             quota.take(session, now)
@@ -256,7 +285,7 @@ def _store_submission(
             at=now,
             destination_name=destination_name,
             access_token=access_token,
-            case_url=link_url(AccessPurpose.case, access_token),
+            case_url=case_url,
         )
     return case
 

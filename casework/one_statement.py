@@ -1,0 +1,337 @@
+"""A submission stored in one statement on PostgreSQL, its own transaction.
+
+The ordinary way (`services.store_case` in a unit of work) costs six round trips to the
+server: BEGIN, the reference counter's upsert, the case, its audit event, the receipt
+message and COMMIT, one after another while the year's counter row stays locked. Here
+the next number is expected instead of read: the counter's last number and the
+destination group's name are remembered per engine, the case is made, audited and its
+receipt rendered with the number after it, and everything is stored by ONE statement in
+autocommit mode:
+
+    WITH bump AS (UPDATE reference_counters SET last = last + 1
+                  WHERE prefix = … AND year = … AND last = <expected>
+                    AND (SELECT name FROM groups WHERE slug = …) IS NOT DISTINCT FROM <name>
+                  RETURNING last),
+         new_case AS (INSERT INTO cases (…) SELECT … FROM bump RETURNING id),
+         audit AS (INSERT INTO audit_events (…) SELECT new_case.id, … FROM new_case),
+         receipt AS (INSERT INTO notifications (…) SELECT new_case.id, … FROM new_case)
+    SELECT id FROM new_case
+
+If another writer took a number meanwhile, or the group was renamed, the UPDATE matches
+no row, nothing is inserted and no id comes back: the counter is read again and the
+submission made once more with the number after that. A number and the rows that carry
+it are one transaction, so the numbers stay without gaps, and a failing insert (an
+idempotency key stored meanwhile, say) takes the number back with it.
+
+The case's id comes from its sequence inside the statement; the audit event's JSON
+snapshot, made before it is known, gets it there too (`_after_with_id`). An idempotency
+key is recorded by the same statement. An anonymous client's rate-limit hit is taken
+before, in a transaction of its own (`services.submit_case`): a refusal must roll the hit
+back, and this statement commits as it ends.
+
+Only for submissions without documents or other work in their transaction; the first
+submission of a year (no counter row yet) is stored the ordinary way, which makes it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session
+
+from casework import outbox, repository
+from casework.model import (
+    AuditEvent,
+    Case,
+    Group,
+    IdempotencyRecord,
+    Notification,
+    ReferenceCounter,
+)
+
+# Tries before the caller falls back to the ordinary way (another writer kept taking the
+# expected number).
+ATTEMPTS = 3
+
+_CASES = Case.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+_NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
+_IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_COUNTERS = ReferenceCounter.__table__  # type: ignore[attr-defined]
+_GROUPS = Group.__table__  # type: ignore[attr-defined]
+
+_CASE_COLUMNS = [c for c in _CASES.c if c.name != "id"]
+_AUDIT_COLUMNS = ("actor", "action", "at", "before", "note")
+_IDEMPOTENCY_COLUMNS = ("key", "request_hash", "access_token", "created_at")
+
+_READ_COUNTER = sa.text(
+    "SELECT last, (SELECT name FROM groups WHERE slug = :slug) FROM reference_counters "
+    "WHERE prefix = :prefix AND year = :year"
+)
+# The audit snapshot's JSON as json.dumps writes it (SQLAlchemy's JSON type does the
+# same for the ordinary way), with the case's id first.
+_ID_FIRST = '{"id": '
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the statement stored: the case (with its id) and its destination's name."""
+
+    case: Case
+    destination_name: str
+
+
+def supported(engine: Engine) -> bool:
+    """Whether submissions to `engine` may be stored this way (PostgreSQL)."""
+    return engine.dialect.name == "postgresql"
+
+
+def store(
+    engine: Engine,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    note: str,
+    prefix: str,
+    year: int,
+    access_token: str,
+    case_url: str,
+    now: datetime,
+    snapshot: Callable[[Case], dict[str, Any]],
+    idempotency: tuple[str, str] | None = None,
+) -> Stored | None:
+    """Store a new case from its column `values` (`services.new_case_values`: all but its
+    reference) with the next reference of `prefix` and `year`, its audit event ("submit"
+    by `actor`, `snapshot(case)` as what the case is after, `note`) and the submitter's
+    receipt, in one statement; None if it could not (no counter for the year yet, or
+    another writer took the expected number `ATTEMPTS` times): the caller then stores it
+    the ordinary way.
+
+    With `idempotency` (key, request hash) the key is recorded in the same statement; a
+    key stored meanwhile fails it with IntegrityError, nothing stored.
+    """
+    slug = values["destination"]
+    with engine.connect() as connection, Session(connection) as session:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        for _attempt in range(ATTEMPTS):
+            expected = _expected(engine, connection, prefix=prefix, year=year, slug=slug)
+            if expected is None:
+                return None
+            last, group_name = expected
+            number = last + 1
+            reference = repository.format_reference(prefix=prefix, year=year, number=number)
+            row = repository.case_row({**values, "reference": reference})
+            case = repository.loaded_case(row, 0)  # its id comes from the statement
+            destination_name = group_name or slug
+            receipts = outbox.submitter_message_rows(
+                session,
+                case,
+                "case_received",
+                at=now,
+                destination_name=destination_name,
+                access_token=access_token,
+                case_url=case_url,
+            )
+            parameters = _parameters(
+                row,
+                after=_after_with_id(snapshot(case)),
+                audit={"actor": actor, "action": "submit", "at": now, "before": None, "note": note},
+                receipts=receipts,
+                idempotency=idempotency,
+                access_token=access_token,
+                now=now,
+            )
+            parameters.update(
+                k_prefix=prefix, k_year=year, k_last=last, k_slug=slug, k_name=group_name
+            )
+            # One submitter, one address (none if it is blank): its row's columns.
+            columns = tuple(n for n in receipts[0] if n != "case_id") if receipts else ()
+            statement = _statement(receipt=columns, idempotency=idempotency is not None)
+            case_id = connection.execute(statement, parameters).scalar()
+            if case_id is not None:
+                _remember(engine, prefix, year, slug, number, group_name)
+                case.id = case_id
+                return Stored(case, destination_name)
+            _forget(engine, prefix, year, slug)
+    return None
+
+
+def _parameters(
+    row: Mapping[str, Any],
+    *,
+    after: tuple[str, str],
+    audit: Mapping[str, Any],
+    receipts: list[dict[str, Any]],
+    idempotency: tuple[str, str] | None,
+    access_token: str,
+    now: datetime,
+) -> dict[str, Any]:
+    parameters = {f"c_{name}": value for name, value in row.items()}
+    parameters.update({f"a_{name}": value for name, value in audit.items()})
+    parameters["a_after_head"], parameters["a_after_tail"] = after
+    for receipt in receipts:
+        parameters.update({f"n_{name}": value for name, value in receipt.items()})
+    if idempotency is not None:
+        key, request_hash = idempotency
+        parameters.update(
+            i_key=key, i_request_hash=request_hash, i_access_token=access_token, i_created_at=now
+        )
+    return parameters
+
+
+def _after_with_id(after: dict[str, Any]) -> tuple[str, str]:
+    """An audit snapshot made with the id 0 as JSON text around its id: (head, tail), so
+    that head + id + tail is what the ordinary way stores once the id is known."""
+    text = json.dumps(after)
+    placeholder = f"{_ID_FIRST}0,"
+    if not text.startswith(placeholder):
+        raise AssertionError(f"the case snapshot does not begin with its id: {text[:40]!r}")
+    return _ID_FIRST, text[len(placeholder) - 1 :]
+
+
+# --- what is expected of the counter ---------------------------------------------------------
+
+
+@dataclass
+class _Expectations:
+    """One engine's remembered counters and group names; hints only, the statement checks
+    both."""
+
+    last: dict[tuple[str, int], int]  # (prefix, year) -> the counter's last number
+    names: dict[str, str | None]  # destination slug -> its group's name (None: no group)
+
+
+_expectations: weakref.WeakKeyDictionary[Engine, _Expectations] = weakref.WeakKeyDictionary()
+_expectations_lock = threading.Lock()
+
+
+def _known(engine: Engine) -> _Expectations:
+    known = _expectations.get(engine)
+    if known is None:
+        with _expectations_lock:
+            known = _expectations.setdefault(engine, _Expectations({}, {}))
+    return known
+
+
+def _expected(
+    engine: Engine, connection: Connection, *, prefix: str, year: int, slug: str
+) -> tuple[int, str | None] | None:
+    """The counter's last number and the group's name, remembered or read; None without a
+    counter for the year."""
+    known = _known(engine)
+    last = known.last.get((prefix, year))
+    if last is not None and slug in known.names:
+        return last, known.names[slug]
+    found = connection.execute(_READ_COUNTER, {"prefix": prefix, "year": year, "slug": slug})
+    row = found.one_or_none()
+    if row is None:
+        return None
+    return int(row[0]), row[1]
+
+
+def _remember(
+    engine: Engine, prefix: str, year: int, slug: str, number: int, name: str | None
+) -> None:
+    known = _known(engine)
+    known.last[(prefix, year)] = number
+    known.names[slug] = name
+
+
+def _forget(engine: Engine, prefix: str, year: int, slug: str) -> None:
+    known = _known(engine)
+    known.last.pop((prefix, year), None)
+    known.names.pop(slug, None)
+
+
+# --- the statement ---------------------------------------------------------------------------
+
+
+def _param(prefix: str, column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """A parameter for `column`, cast to its type: an INSERT … SELECT gives PostgreSQL no
+    column to infer a parameter's type from."""
+    return sa.cast(sa.bindparam(f"{prefix}_{column.name}", type_=column.type), column.type)
+
+
+_statements: dict[tuple[tuple[str, ...], bool], sa.Select[Any]] = {}
+
+
+def _statement(*, receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
+    statement = _statements.get((receipt, idempotency))
+    if statement is None:
+        statement = _statements[(receipt, idempotency)] = _build(receipt, idempotency)
+    return statement
+
+
+def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
+    """The statement; `receipt` names the receipt's columns (none: no receipt)."""
+    group_name = (
+        sa.select(_GROUPS.c.name)
+        .where(_GROUPS.c.slug == sa.bindparam("k_slug", type_=sa.String))
+        .scalar_subquery()
+    )
+    bump = (
+        sa.update(_COUNTERS)
+        .where(
+            _COUNTERS.c.prefix == sa.bindparam("k_prefix", type_=sa.String),
+            _COUNTERS.c.year == sa.bindparam("k_year", type_=sa.Integer),
+            _COUNTERS.c.last == sa.bindparam("k_last", type_=sa.Integer),
+            group_name.is_not_distinct_from(sa.bindparam("k_name", type_=sa.String)),
+        )
+        .values(last=_COUNTERS.c.last + 1)
+        .returning(_COUNTERS.c.last)
+        .cte("bump")
+    )
+    new_case = (
+        sa.insert(_CASES)
+        .from_select(
+            [c.name for c in _CASE_COLUMNS],
+            sa.select(*(_param("c", c) for c in _CASE_COLUMNS)).select_from(bump),
+        )
+        .returning(_CASES.c.id)
+        .cte("new_case")
+    )
+    after = sa.cast(
+        sa.bindparam("a_after_head", type_=sa.Text)
+        + sa.cast(new_case.c.id, sa.Text)
+        + sa.bindparam("a_after_tail", type_=sa.Text),
+        _AUDIT.c.after.type,
+    )
+    ctes = [
+        sa.insert(_AUDIT)
+        .from_select(
+            ["case_id", *_AUDIT_COLUMNS, "after"],
+            sa.select(
+                new_case.c.id, *(_param("a", _AUDIT.c[name]) for name in _AUDIT_COLUMNS), after
+            ),
+        )
+        .cte("audit")
+    ]
+    if receipt:
+        ctes.append(
+            sa.insert(_NOTIFICATIONS)
+            .from_select(
+                ["case_id", *receipt],
+                sa.select(new_case.c.id, *(_param("n", _NOTIFICATIONS.c[n]) for n in receipt)),
+            )
+            .cte("receipt")
+        )
+    if idempotency:
+        ctes.append(
+            sa.insert(_IDEMPOTENCY)
+            .from_select(
+                ["case_id", *_IDEMPOTENCY_COLUMNS],
+                sa.select(
+                    new_case.c.id, *(_param("i", _IDEMPOTENCY.c[n]) for n in _IDEMPOTENCY_COLUMNS)
+                ),
+            )
+            .cte("idempotency")
+        )
+    return sa.select(new_case.c.id).add_cte(*ctes)
