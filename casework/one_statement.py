@@ -15,11 +15,11 @@ autocommit mode:
          new_case AS (INSERT INTO cases (…) SELECT … FROM bump RETURNING id),
          audit AS (INSERT INTO audit_events (…) SELECT new_case.id, … FROM new_case),
          receipt AS (INSERT INTO notifications (…) SELECT new_case.id, … FROM new_case)
-    SELECT id FROM new_case
+    SELECT (SELECT id FROM new_case), <the counter's last>, <the group's name>
 
 If another writer took a number meanwhile, or the group was renamed, the UPDATE matches
-no row, nothing is inserted and no id comes back: the counter is read again and the
-submission made once more with the number after that. A number and the rows that carry
+no row, nothing is inserted and no id comes back, only the counter and the name as the
+statement found them: the submission is made once more with those. A number and the rows that carry
 it are one transaction, so the numbers stay without gaps, and a failing insert (an
 idempotency key stored meanwhile, say) takes the number back with it.
 
@@ -155,12 +155,15 @@ def store(
             # One submitter, one address (none if it is blank): its row's columns.
             columns = tuple(n for n in receipts[0] if n != "case_id") if receipts else ()
             statement = _statement(receipt=columns, idempotency=idempotency is not None)
-            case_id = connection.execute(statement, parameters).scalar()
+            case_id, now_last, now_name = connection.execute(statement, parameters).one()
             if case_id is not None:
                 _remember(engine, prefix, year, slug, number, group_name)
                 case.id = case_id
                 return Stored(case, destination_name)
-            _forget(engine, prefix, year, slug)
+            # Missed: try again with the counter and the name as the statement found them.
+            if now_last is None:
+                return None
+            _remember(engine, prefix, year, slug, now_last, now_name)
     return None
 
 
@@ -243,12 +246,6 @@ def _remember(
     known = _known(engine)
     known.last[(prefix, year)] = number
     known.names[slug] = name
-
-
-def _forget(engine: Engine, prefix: str, year: int, slug: str) -> None:
-    known = _known(engine)
-    known.last.pop((prefix, year), None)
-    known.names.pop(slug, None)
 
 
 # --- the statement ---------------------------------------------------------------------------
@@ -334,4 +331,17 @@ def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
             )
             .cte("idempotency")
         )
-    return sa.select(new_case.c.id).add_cte(*ctes)
+    counter_now = (
+        sa.select(_COUNTERS.c.last)
+        .where(
+            _COUNTERS.c.prefix == sa.bindparam("k_prefix", type_=sa.String),
+            _COUNTERS.c.year == sa.bindparam("k_year", type_=sa.Integer),
+        )
+        .scalar_subquery()
+    )
+    # One row: the new case's id, or NULL and the counter and name as they are.
+    return sa.select(
+        sa.select(new_case.c.id).scalar_subquery().label("id"),
+        counter_now.label("last"),
+        group_name.label("name"),
+    ).add_cte(*ctes)

@@ -156,12 +156,30 @@ def test_a_number_taken_by_another_writer_is_noticed_and_the_next_one_used(
 
     statements.clear()
     assert submit(seeded_engine).case.reference == "SB-2026-0004"
-    # Number 3 expected and missed (nothing stored), the counter read, 4 stored.
-    assert [s[:10] for s in statements] == ["WITH bump ", "SELECT las", "WITH bump "]
+    # Number 3 expected and missed (nothing stored, the counter as it is returned), 4 stored.
+    assert [s[:10] for s in statements] == ["WITH bump ", "WITH bump "]
     assert [r["reference"] for r in rows(seeded_engine, CASE_ROWS)] == [
         f"SB-2026-000{n}" for n in range(1, 5)
     ]
     assert len(rows(seeded_engine, AUDIT_ROWS)) == len(rows(seeded_engine, RECEIPT_ROWS)) == 4
+
+    # Missed as often as it may try: stored the ordinary way, in a transaction.
+    monkeypatch.setattr(one_statement, "ATTEMPTS", 1)
+    other = make_engine(seeded_engine.url)
+    try:
+        assert submit(other).case.reference == "SB-2026-0005"
+    finally:
+        other.dispose()
+    statements.clear()
+    assert submit(seeded_engine).case.reference == "SB-2026-0006"
+    assert [s[:10] for s in statements] == [
+        "WITH bump ",
+        "INSERT INT",  # the counter, locked until the commit
+        "INSERT INT",  # the case
+        "INSERT INT",  # its audit event
+        "INSERT INT",  # the receipt
+    ]
+    assert len(rows(seeded_engine, RECEIPT_ROWS)) == last_number(seeded_engine) == 6
 
 
 @on_postgresql
