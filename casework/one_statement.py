@@ -26,8 +26,8 @@ idempotency key stored meanwhile, say) takes the number back with it.
 The case's id comes from its sequence inside the statement; the audit event's JSON
 snapshot, made before it is known, gets it there too (`_after_with_id`). An idempotency
 key is recorded by the same statement. An anonymous client's rate-limit hit is taken
-before, in a transaction of its own (`services.submit_case`): a refusal must roll the hit
-back, and this statement commits as it ends.
+just before, by a statement of its own (`rate_limits.take`, which writes nothing when it
+refuses).
 
 Only for submissions without documents or other work in their transaction; the first
 submission of a year (no counter row yet) is stored the ordinary way, which makes it.
@@ -56,6 +56,7 @@ from casework.model import (
     Notification,
     ReferenceCounter,
 )
+from casework.rate_limits import Quota
 
 # Tries before the caller falls back to the ordinary way (another writer kept taking the
 # expected number).
@@ -107,6 +108,7 @@ def store(
     now: datetime,
     snapshot: Callable[[Case], dict[str, Any]],
     idempotency: tuple[str, str] | None = None,
+    quota: Quota | None = None,
 ) -> Stored | None:
     """Store a new case from its column `values` (`services.new_case_values`: all but its
     reference) with the next reference of `prefix` and `year`, its audit event ("submit"
@@ -116,11 +118,15 @@ def store(
     the ordinary way.
 
     With `idempotency` (key, request hash) the key is recorded in the same statement; a
-    key stored meanwhile fails it with IntegrityError, nothing stored.
+    key stored meanwhile fails it with IntegrityError, nothing stored. A `quota` takes its
+    hit first, in a statement of its own (`RateLimited`, nothing written, over the limit);
+    the hit stays taken whatever happens after it, None returned included.
     """
     slug = values["destination"]
     with engine.connect() as connection, Session(connection) as session:
         connection.execution_options(isolation_level="AUTOCOMMIT")
+        if quota is not None:
+            quota.take(connection, now)
         for _attempt in range(ATTEMPTS):
             expected = _expected(engine, connection, prefix=prefix, year=year, slug=slug)
             if expected is None:

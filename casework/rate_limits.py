@@ -22,10 +22,12 @@ it locks the key's current row until the transaction ends; on SQLite the transac
 holds the write lock from BEGIN IMMEDIATE. Either way concurrent hits on one key from any
 number of processes are counted one after the other, never lost.
 
-`take` counts a hit and refuses it, raising `RateLimited`, when the count including it
-exceeds the limit. It runs inside the caller's unit of work, so the refusal rolls the hit
-back: a refused attempt does not count, and when the work it guards (a submission) is in
-the same transaction, a failed submission does not count either.
+`take` counts a hit only when the count including it stays within the limit, in the
+same one statement (`INSERT … SELECT … WHERE <within the limit> ON CONFLICT … DO UPDATE …
+WHERE <within the limit> RETURNING hits`), and raises `RateLimited` when nothing came
+back: a refused attempt is never written. In the caller's unit of work, a failed
+submission does not count either; it may also run on its own, in autocommit (a
+submission stored by one statement on PostgreSQL takes its hit that way, just before).
 
 Keys are stored as a hash (`RateLimit.key`): the table holds no e-mail or IP addresses.
 Rows of windows that ended more than `RETENTION` ago are never read again; `prune`
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from casework.lifecycle import CaseworkError
@@ -62,6 +65,28 @@ _HIT = sa.text(
     "WHERE earlier.key = :key AND earlier.window_start = :previous)"
 ).bindparams(
     sa.bindparam("start", type_=UTCDateTime()), sa.bindparam("previous", type_=UTCDateTime())
+)
+# `_HIT` if the count including the hit stays within the limit, else nothing: the hits
+# after it, or no row. The same sum as `hit` (the current window's hits, then the previous
+# window's times the weight), in floating point on both databases.
+_TAKE = sa.text(
+    "INSERT INTO rate_windows (key, window_start, hits) "
+    "SELECT :key, :start, 1 WHERE 1 + coalesce((SELECT earlier.hits FROM rate_windows AS "
+    "earlier WHERE earlier.key = :key AND earlier.window_start = :previous), 0) * :weight "
+    "<= :limit "
+    "ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_windows.hits + 1 "
+    "WHERE rate_windows.hits + 1 + coalesce((SELECT earlier.hits FROM rate_windows AS "
+    "earlier WHERE earlier.key = :key AND earlier.window_start = :previous), 0) * :weight "
+    "<= :limit "
+    "RETURNING hits"
+).bindparams(
+    sa.bindparam("start", type_=UTCDateTime()),
+    sa.bindparam("previous", type_=UTCDateTime()),
+    # Typed, so that PostgreSQL sees one type for each (the key is compared with a column
+    # and also selected).
+    sa.bindparam("key", type_=sa.String()),
+    sa.bindparam("weight", type_=sa.Float()),
+    sa.bindparam("limit", type_=sa.Integer()),
 )
 _HITS = (
     sa.text(
@@ -130,7 +155,7 @@ class Quota:
     rate: RateLimit
     key: str
 
-    def take(self, session: Session, now: datetime) -> None:
+    def take(self, session: Session | Connection, now: datetime) -> None:
         take(session, self.rate, self.key, now)
 
 
@@ -145,14 +170,28 @@ def hit(session: Session, rate: RateLimit, key: str, now: datetime) -> float:
     return int(current) + int(previous or 0) * rate._weight(now, start)
 
 
-def take(session: Session, rate: RateLimit, key: str, now: datetime) -> None:
+def take(session: Session | Connection, rate: RateLimit, key: str, now: datetime) -> None:
     """Count one hit for `key`, or raise `RateLimited` if it would exceed the limit.
 
-    The caller's transaction must roll back on the error (a unit of work does), taking
-    the refused hit with it.
+    One statement (`_TAKE`) that writes the hit only if it is allowed: a refused hit is
+    never written, so it needs no rollback, and it may run in a transaction of its own
+    (autocommit) as well as in the caller's.
     """
-    if hit(session, rate, key, now) > rate.limit:
+    start = rate.window_start(now)
+    taken = session.execute(
+        _TAKE,
+        {
+            "key": key,
+            "start": start,
+            "previous": start - rate.window,
+            "weight": rate._weight(now, start),
+            "limit": rate.limit,
+        },
+    ).scalar()
+    if taken is None:
         raise RateLimited(rate.retry_after)
+    if taken == 1 and random.randrange(PRUNE_ONE_IN) == 0:
+        prune(session, now)
 
 
 def count(session: Session, rate: RateLimit, key: str, now: datetime) -> float:
@@ -172,7 +211,7 @@ def forget(session: Session, key: str) -> None:
     session.execute(_FORGET, {"key": key})
 
 
-def prune(session: Session, now: datetime) -> int:
+def prune(session: Session | Connection, now: datetime) -> int:
     """Delete the windows that started more than `RETENTION` ago; how many were deleted."""
     result = session.execute(_PRUNE, {"cutoff": now - RETENTION})
     return int(getattr(result, "rowcount", 0) or 0)

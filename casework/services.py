@@ -140,10 +140,10 @@ def submit_case(
     With a `quota` (an anonymous client's rate limit) the submission takes its hit in the
     same transaction, before anything else is written; over the limit `RateLimited` is
     raised and nothing is stored or counted. With attachments the hit is taken in a short
-    transaction of its own first, so that a refused client writes no file to disk; so it
-    is too for a submission stored by one statement, as the statement cannot be rolled
-    back after a refusal. A submission that fails after such a hit keeps it. A replayed
-    idempotent submission takes no hit.
+    transaction of its own first, so that a refused client writes no file to disk; a
+    submission stored by one statement takes it just before, in a statement of its own.
+    A submission that fails after such a hit keeps it. A replayed idempotent submission
+    takes no hit.
 
     With `wait=False` it does not wait for the database's write lock: `WriteLockBusy` is
     raised, with nothing stored, if another writer holds it (see `unit_of_work`).
@@ -158,7 +158,7 @@ def submit_case(
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
     in_one_statement = not attachments and within is None and one_statement.supported(engine)
-    if quota is not None and (attachments or in_one_statement):
+    if quota is not None and attachments:
         with unit_of_work(engine, wait=wait) as session:
             quota.take(session, now)
         quota = None
@@ -244,9 +244,11 @@ def _store_submission(
             now=now,
             snapshot=submission_snapshot,
             idempotency=idempotency,
+            quota=quota,
         )
         if done is not None:
             return done.case
+        quota = None  # taken
     with unit_of_work(engine, wait=wait) as session:
         if quota is not None:
             quota.take(session, now)

@@ -312,7 +312,7 @@ def test_an_anonymous_client_takes_its_hit_first_and_a_refusal_stores_nothing(
     quota = rate_limits.Quota(RateLimit("submission", 2, timedelta(minutes=1)), "client")
     statements.clear()
     assert submit(seeded_engine, quota=quota).case.reference == "SB-2026-0002"
-    # The hit in a transaction of its own (the statement cannot be rolled back after it).
+    # The hit first, by a statement of its own (nothing written if it is refused).
     assert [s[:10] for s in statements] == [
         "INSERT INT",  # the hit
         "SELECT las",  # the counter, not remembered yet
