@@ -96,7 +96,7 @@ async def run_submission(
     interpreter's lock cost each other more than that (see bench/README.md, JSON API).
 
     Submissions take turns in the database anyway: on SQLite for the file's write lock,
-    on PostgreSQL for the row of the year's reference counter, held until commit.
+    on PostgreSQL for the year's reference counter (`casework.one_statement`).
     """
     turns = turns_for(engine)
     if without_waiting is not None and not turns.busy and writes_without_waiting(engine):
