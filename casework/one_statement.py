@@ -2,26 +2,35 @@
 
 The ordinary way (`services.store_case` in a unit of work) costs six round trips to the
 server: BEGIN, the reference counter's upsert, the case, its audit event, the receipt
-message and COMMIT, one after another while the year's counter row stays locked. Here
-the next number is expected instead of read: the counter's last number and the
-destination group's name are remembered per engine, the case is made, audited and its
-receipt rendered with the number after it, and everything is stored by ONE statement in
-autocommit mode:
+message and COMMIT, one after another while the year's counter row stays locked. Here the
+case is made, audited and its receipt rendered in Python with a placeholder where its
+reference goes, and everything is stored by ONE statement in autocommit mode, which takes
+the next number and puts the reference in:
 
     WITH bump AS (UPDATE reference_counters SET last = last + 1
-                  WHERE prefix = … AND year = … AND last = <expected>
+                  WHERE prefix = … AND year = …
                     AND (SELECT name FROM groups WHERE slug = …) IS NOT DISTINCT FROM <name>
+                    AND length(<the reference of last + 1>) = <the placeholder's length>
                   RETURNING last),
-         new_case AS (INSERT INTO cases (…) SELECT … FROM bump RETURNING id),
+         new_case AS (INSERT INTO cases (reference, …)
+                      SELECT <the reference of bump.last>, … FROM bump
+                      RETURNING id, reference),
          audit AS (INSERT INTO audit_events (…) SELECT new_case.id, … FROM new_case),
-         receipt AS (INSERT INTO notifications (…) SELECT new_case.id, … FROM new_case)
-    SELECT (SELECT id FROM new_case), <the counter's last>, <the group's name>
+         receipt AS (INSERT INTO notifications (…)
+                     SELECT new_case.id, replace(<subject>, <placeholder>, reference), …
+                     FROM new_case)
+    SELECT (SELECT id FROM new_case), (SELECT reference FROM new_case), <the counter's
+           last>, <the group's name>
 
-If another writer took a number meanwhile, or the group was renamed, the UPDATE matches
-no row, nothing is inserted and no id comes back, only the counter and the name as the
-statement found them: the submission is made once more with those. A number and the rows that carry
-it are one transaction, so the numbers stay without gaps, and a failing insert (an
-idempotency key stored meanwhile, say) takes the number back with it.
+The placeholder is random, of the reference's length, so the texts around it are laid out
+as they will be. What the statement cannot know is checked in it: the destination group's
+name (rendered into the receipt; remembered per engine) and the reference's length (the
+number gains a digit at 10 000). If either is not what it was rendered with, the UPDATE
+matches no row, nothing is inserted, and the statement returns the counter and the name
+as they are: the submission is made once more with those. A number and the rows that
+carry it are one transaction, so the numbers stay without gaps, whichever process or flow
+takes them, and a failing insert (an idempotency key stored meanwhile, say) takes the
+number back with it.
 
 The case's id comes from its sequence inside the statement; the audit event's JSON
 snapshot, made before it is known, gets it there too (`_after_with_id`). An idempotency
@@ -36,6 +45,7 @@ submission of a year (no counter row yet) is stored the ordinary way, which make
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import weakref
 from collections.abc import Callable, Mapping
@@ -72,6 +82,8 @@ _GROUPS = Group.__table__  # type: ignore[attr-defined]
 _CASE_COLUMNS = [c for c in _CASES.c if c.name != "id"]
 _AUDIT_COLUMNS = ("actor", "action", "at", "before", "note")
 _IDEMPOTENCY_COLUMNS = ("key", "request_hash", "access_token", "created_at")
+# The receipt's columns that may hold its reference.
+_TEXTS = frozenset({"subject", "body_text", "body_html"})
 
 _READ_COUNTER = sa.text(
     "SELECT last, (SELECT name FROM groups WHERE slug = :slug) FROM reference_counters "
@@ -132,10 +144,12 @@ def store(
             if expected is None:
                 return None
             last, group_name = expected
-            number = last + 1
-            reference = repository.format_reference(prefix=prefix, year=year, number=number)
-            row = repository.case_row({**values, "reference": reference})
-            case = repository.loaded_case(row, 0)  # its id comes from the statement
+            # Random, as long as the reference of the number after `last` (the statement
+            # checks that length): nobody's text holds it, and the layout stays the same.
+            length = len(repository.format_reference(prefix=prefix, year=year, number=last + 1))
+            placeholder = secrets.token_hex(length)[:length]
+            row = repository.case_row({**values, "reference": placeholder})
+            case = repository.loaded_case(row, 0)  # id and reference come from the statement
             destination_name = group_name or slug
             receipts = outbox.submitter_message_rows(
                 session,
@@ -156,15 +170,22 @@ def store(
                 now=now,
             )
             parameters.update(
-                k_prefix=prefix, k_year=year, k_last=last, k_slug=slug, k_name=group_name
+                k_prefix=prefix,
+                k_year=year,
+                k_slug=slug,
+                k_name=group_name,
+                k_length=length,
+                k_placeholder=placeholder,
             )
             # One submitter, one address (none if it is blank): its row's columns.
             columns = tuple(n for n in receipts[0] if n != "case_id") if receipts else ()
             statement = _statement(receipt=columns, idempotency=idempotency is not None)
-            case_id, now_last, now_name = connection.execute(statement, parameters).one()
+            case_id, reference, number, now_last, now_name = connection.execute(
+                statement, parameters
+            ).one()
             if case_id is not None:
                 _remember(engine, prefix, year, slug, number, group_name)
-                case.id = case_id
+                case.id, case.reference = case_id, reference
                 return Stored(case, destination_name)
             # Missed: try again with the counter and the name as the statement found them.
             if now_last is None:
@@ -183,7 +204,7 @@ def _parameters(
     access_token: str,
     now: datetime,
 ) -> dict[str, Any]:
-    parameters = {f"c_{name}": value for name, value in row.items()}
+    parameters = {f"c_{name}": value for name, value in row.items() if name != "reference"}
     parameters.update({f"a_{name}": value for name, value in audit.items()})
     parameters["a_after_head"], parameters["a_after_tail"] = after
     for receipt in receipts:
@@ -212,9 +233,10 @@ def _after_with_id(after: dict[str, Any]) -> tuple[str, str]:
 @dataclass
 class _Expectations:
     """One engine's remembered counters and group names; hints only, the statement checks
-    both."""
+    what it relies on."""
 
-    last: dict[tuple[str, int], int]  # (prefix, year) -> the counter's last number
+    last: dict[tuple[str, int], int]  # (prefix, year) -> the counter's last number, for
+    # the length of the next reference
     names: dict[str, str | None]  # destination slug -> its group's name (None: no group)
 
 
@@ -273,6 +295,19 @@ def _statement(*, receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]
     return statement
 
 
+def _reference(number: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+    """`repository.format_reference` in SQL: PREFIX-YEAR-0001, four digits at least."""
+    digits = sa.cast(number, sa.Text)
+    dash = sa.literal_column("'-'", sa.Text)
+    return (
+        sa.bindparam("k_prefix", type_=sa.Text)
+        + dash
+        + sa.cast(sa.bindparam("k_year", type_=sa.Integer), sa.Text)
+        + dash
+        + sa.case((number < 10000, sa.func.lpad(digits, 4, "0")), else_=digits)
+    )
+
+
 def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
     """The statement; `receipt` names the receipt's columns (none: no receipt)."""
     group_name = (
@@ -280,31 +315,48 @@ def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
         .where(_GROUPS.c.slug == sa.bindparam("k_slug", type_=sa.String))
         .scalar_subquery()
     )
+    this_counter = (
+        _COUNTERS.c.prefix == sa.bindparam("k_prefix", type_=sa.String),
+        _COUNTERS.c.year == sa.bindparam("k_year", type_=sa.Integer),
+    )
     bump = (
         sa.update(_COUNTERS)
         .where(
-            _COUNTERS.c.prefix == sa.bindparam("k_prefix", type_=sa.String),
-            _COUNTERS.c.year == sa.bindparam("k_year", type_=sa.Integer),
-            _COUNTERS.c.last == sa.bindparam("k_last", type_=sa.Integer),
+            *this_counter,
             group_name.is_not_distinct_from(sa.bindparam("k_name", type_=sa.String)),
+            sa.func.length(_reference(_COUNTERS.c.last + 1))
+            == sa.bindparam("k_length", type_=sa.Integer),
         )
         .values(last=_COUNTERS.c.last + 1)
         .returning(_COUNTERS.c.last)
         .cte("bump")
     )
+    placeholder = sa.bindparam("k_placeholder", type_=sa.Text)
     new_case = (
         sa.insert(_CASES)
         .from_select(
             [c.name for c in _CASE_COLUMNS],
-            sa.select(*(_param("c", c) for c in _CASE_COLUMNS)).select_from(bump),
+            sa.select(
+                *(
+                    _reference(bump.c.last) if c.name == "reference" else _param("c", c)
+                    for c in _CASE_COLUMNS
+                )
+            ),
         )
-        .returning(_CASES.c.id)
+        .returning(_CASES.c.id, _CASES.c.reference)
         .cte("new_case")
     )
+
+    def completed(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+        # A text rendered with the placeholder, the reference put in.
+        return sa.func.replace(_param("n", column), placeholder, new_case.c.reference)
+
     after = sa.cast(
         sa.bindparam("a_after_head", type_=sa.Text)
         + sa.cast(new_case.c.id, sa.Text)
-        + sa.bindparam("a_after_tail", type_=sa.Text),
+        + sa.func.replace(
+            sa.bindparam("a_after_tail", type_=sa.Text), placeholder, new_case.c.reference
+        ),
         _AUDIT.c.after.type,
     )
     ctes = [
@@ -322,7 +374,15 @@ def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
             sa.insert(_NOTIFICATIONS)
             .from_select(
                 ["case_id", *receipt],
-                sa.select(new_case.c.id, *(_param("n", _NOTIFICATIONS.c[n]) for n in receipt)),
+                sa.select(
+                    new_case.c.id,
+                    *(
+                        completed(_NOTIFICATIONS.c[n])
+                        if n in _TEXTS
+                        else _param("n", _NOTIFICATIONS.c[n])
+                        for n in receipt
+                    ),
+                ),
             )
             .cte("receipt")
         )
@@ -337,17 +397,13 @@ def _build(receipt: tuple[str, ...], idempotency: bool) -> sa.Select[Any]:
             )
             .cte("idempotency")
         )
-    counter_now = (
-        sa.select(_COUNTERS.c.last)
-        .where(
-            _COUNTERS.c.prefix == sa.bindparam("k_prefix", type_=sa.String),
-            _COUNTERS.c.year == sa.bindparam("k_year", type_=sa.Integer),
-        )
-        .scalar_subquery()
-    )
-    # One row: the new case's id, or NULL and the counter and name as they are.
+    counter_now = sa.select(_COUNTERS.c.last).where(*this_counter).scalar_subquery()
+    # One row: the new case's id, reference and number, or NULLs and the counter and the
+    # name as the statement found them.
     return sa.select(
         sa.select(new_case.c.id).scalar_subquery().label("id"),
+        sa.select(new_case.c.reference).scalar_subquery().label("reference"),
+        sa.select(bump.c.last).scalar_subquery().label("number"),
         counter_now.label("last"),
         group_name.label("name"),
     ).add_cte(*ctes)

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casework import one_statement, rate_limits, services
+from casework import one_statement, rate_limits, repository, services
 from casework.db import make_engine
 from casework.model import CaseCreate
 from casework.rate_limits import RateLimit, RateLimited
@@ -101,7 +101,9 @@ def test_a_submission_is_one_statement_and_stores_what_the_ordinary_way_stores(
     # The ordinary way, then the same submission in one statement after undoing it.
     monkeypatch.setattr(services.secrets, "token_urlsafe", lambda _n: TOKEN)
     monkeypatch.setattr(one_statement, "supported", lambda _engine: False)
-    ordinary = submit(seeded_engine).case
+    # The longest title: the receipt's subject is cut at 300 characters.
+    title = "Trygg utskrivning – " * 15
+    ordinary = submit(seeded_engine, title).case
     expected = [rows(seeded_engine, q)[-1] for q in (CASE_ROWS, AUDIT_ROWS, RECEIPT_ROWS)]
     with seeded_engine.begin() as connection:
         undo = {"notifications": "case_id", "audit_events": "case_id", "cases": "id"}
@@ -112,7 +114,7 @@ def test_a_submission_is_one_statement_and_stores_what_the_ordinary_way_stores(
     monkeypatch.setattr(services.secrets, "token_urlsafe", lambda _n: TOKEN)
 
     statements.clear()
-    case = submit(seeded_engine).case
+    case = submit(seeded_engine, title).case
     # No number remembered yet in this engine: the counter is read first.
     assert [s[:42] for s in statements] == [
         "SELECT last, (SELECT name FROM groups WHER",
@@ -130,7 +132,7 @@ def test_a_submission_is_one_statement_and_stores_what_the_ordinary_way_stores(
     expected[2]["id"], expected[2]["case_id"] = stored[2]["id"], case.id
     expected[2]["created_at"] = stored[2]["created_at"]  # the clock's, not the submission's
     assert stored == expected
-    assert stored[2]["subject"] == "SB-2026-0002 är mottaget: Ärende"
+    assert stored[2]["subject"] == f"SB-2026-0002 är mottaget: {title}"[:300]
     (group,) = rows(seeded_engine, "SELECT name FROM groups WHERE slug = 'sg-aldre'")
     assert f"Enligt reglerna går ärendet till {group['name']}:" in stored[2]["body_text"]
 
@@ -142,11 +144,11 @@ def test_a_submission_is_one_statement_and_stores_what_the_ordinary_way_stores(
 
 
 @on_postgresql
-def test_a_number_taken_by_another_writer_is_noticed_and_the_next_one_used(
-    seeded_engine: Engine, statements: list[str], monkeypatch: pytest.MonkeyPatch
+def test_numbers_taken_by_another_writer_are_skipped_in_the_same_statement(
+    seeded_engine: Engine, statements: list[str]
 ) -> None:
     assert submit(seeded_engine).case.reference == "SB-2026-0001"  # the counter
-    assert submit(seeded_engine).case.reference == "SB-2026-0002"  # remembered: 2 next
+    assert submit(seeded_engine).case.reference == "SB-2026-0002"
     # Another writer (a flow, another process) takes number 3.
     other = make_engine(seeded_engine.url)
     try:
@@ -155,23 +157,44 @@ def test_a_number_taken_by_another_writer_is_noticed_and_the_next_one_used(
         other.dispose()
 
     statements.clear()
-    assert submit(seeded_engine).case.reference == "SB-2026-0004"
-    # Number 3 expected and missed (nothing stored, the counter as it is returned), 4 stored.
-    assert [s[:10] for s in statements] == ["WITH bump ", "WITH bump "]
+    case = submit(seeded_engine).case
+    assert case.reference == "SB-2026-0004"
+    assert [s[:10] for s in statements] == ["WITH bump "]
     assert [r["reference"] for r in rows(seeded_engine, CASE_ROWS)] == [
         f"SB-2026-000{n}" for n in range(1, 5)
     ]
-    assert len(rows(seeded_engine, AUDIT_ROWS)) == len(rows(seeded_engine, RECEIPT_ROWS)) == 4
+    receipts = rows(seeded_engine, RECEIPT_ROWS)
+    assert [r["subject"][:12] for r in receipts] == [f"SB-2026-000{n}" for n in range(1, 5)]
+    assert "fått nummer SB-2026-0004." in receipts[3]["body_text"]
+    assert "fått nummer SB-2026-0004." in receipts[3]["body_html"]
+    (audit,) = [a for a in rows(seeded_engine, AUDIT_ROWS) if a["case_id"] == case.id]
+    assert audit["after"].startswith(f'{{"id": {case.id}, "reference": "SB-2026-0004", ')
+
+
+@on_postgresql
+def test_a_renamed_group_is_read_again(
+    seeded_engine: Engine, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(seeded_engine)
+    submit(seeded_engine)  # the group's name is remembered
+    rename = "UPDATE groups SET name = :name WHERE slug = 'sg-aldre'"
+    with seeded_engine.begin() as connection:
+        connection.execute(text(rename), {"name": "Äldregruppen"})
+    statements.clear()
+    submit(seeded_engine)
+    # Rendered with the old name: nothing stored; then with the name the statement found.
+    assert [s[:10] for s in statements] == ["WITH bump ", "WITH bump "]
+    receipts = rows(seeded_engine, RECEIPT_ROWS)
+    assert "Äldregruppen" not in receipts[1]["body_text"]
+    assert "Enligt reglerna går ärendet till Äldregruppen:" in receipts[2]["body_text"]
+    assert last_number(seeded_engine) == 3
 
     # Missed as often as it may try: stored the ordinary way, in a transaction.
     monkeypatch.setattr(one_statement, "ATTEMPTS", 1)
-    other = make_engine(seeded_engine.url)
-    try:
-        assert submit(other).case.reference == "SB-2026-0005"
-    finally:
-        other.dispose()
+    with seeded_engine.begin() as connection:
+        connection.execute(text(rename), {"name": "Äldre"})
     statements.clear()
-    assert submit(seeded_engine).case.reference == "SB-2026-0006"
+    assert submit(seeded_engine).case.reference == "SB-2026-0004"
     assert [s[:10] for s in statements] == [
         "WITH bump ",
         "INSERT INT",  # the counter, locked until the commit
@@ -179,20 +202,37 @@ def test_a_number_taken_by_another_writer_is_noticed_and_the_next_one_used(
         "INSERT INT",  # its audit event
         "INSERT INT",  # the receipt
     ]
-    assert len(rows(seeded_engine, RECEIPT_ROWS)) == last_number(seeded_engine) == 6
+    assert "går ärendet till Äldre:" in rows(seeded_engine, RECEIPT_ROWS)[3]["body_text"]
+    assert last_number(seeded_engine) == 4
 
 
 @on_postgresql
-def test_a_renamed_group_is_read_again(seeded_engine: Engine) -> None:
+def test_a_number_that_gains_a_digit_is_noticed(
+    seeded_engine: Engine, statements: list[str]
+) -> None:
     submit(seeded_engine)
-    submit(seeded_engine)  # the group's name is remembered
+    submit(seeded_engine)  # 2 remembered: a reference of 12 characters expected next
     with seeded_engine.begin() as connection:
-        connection.execute(text("UPDATE groups SET name = 'Äldregruppen' WHERE slug = 'sg-aldre'"))
-    submit(seeded_engine)
-    receipts = rows(seeded_engine, RECEIPT_ROWS)
-    assert "Äldregruppen" not in receipts[1]["body_text"]
-    assert "Enligt reglerna går ärendet till Äldregruppen:" in receipts[2]["body_text"]
-    assert last_number(seeded_engine) == 3
+        connection.execute(text("UPDATE reference_counters SET last = 9999"))
+    statements.clear()
+    case = submit(seeded_engine).case
+    assert case.reference == "SB-2026-10000"
+    assert [s[:10] for s in statements] == ["WITH bump ", "WITH bump "]
+    (receipt,) = [r for r in rows(seeded_engine, RECEIPT_ROWS) if r["case_id"] == case.id]
+    assert receipt["subject"].startswith("SB-2026-10000 är mottaget: ")
+
+
+@on_postgresql
+def test_the_statement_writes_references_as_python_does(seeded_engine: Engine) -> None:
+    numbers = [1, 9, 10, 999, 1000, 9999, 10000, 123456]
+    parameters = {"k_prefix": "SB", "k_year": 2026}
+    with seeded_engine.connect() as connection:
+        written = [
+            connection.execute(select(one_statement._reference(literal(n))), parameters).scalar()
+            for n in numbers
+        ]
+    expected = [repository.format_reference(prefix="SB", year=2026, number=n) for n in numbers]
+    assert written == expected
 
 
 @on_postgresql
