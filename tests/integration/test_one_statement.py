@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, event, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casework import one_statement, rate_limits, repository, services
+from casework import db, one_statement, rate_limits, repository, services
 from casework.db import make_engine
 from casework.model import CaseCreate
 from casework.rate_limits import RateLimit, RateLimited
@@ -369,3 +369,20 @@ def test_an_anonymous_client_takes_its_hit_first_and_a_refusal_stores_nothing(
     ]
     assert rows(seeded_engine, "SELECT hits FROM rate_windows") == [{"hits": 2}]
     assert last_number(seeded_engine) == 2
+
+
+@on_postgresql
+def test_psycopg_parses_the_statement_once(seeded_engine: Engine) -> None:
+    # casework.db raises psycopg's limits for keeping a parsed statement: without, this
+    # statement would be parsed at every submission. A psycopg that no longer has them
+    # fails here.
+    from psycopg import _queries
+
+    assert _queries.MAX_CACHED_STATEMENT_LENGTH >= db.PSYCOPG_CACHED_STATEMENT_LENGTH
+    assert _queries.MAX_CACHED_STATEMENT_PARAMS >= db.PSYCOPG_CACHED_STATEMENT_PARAMS
+    submit(seeded_engine)
+    submit(seeded_engine)
+    before = _queries._query2pg.cache_info()
+    submit(seeded_engine)
+    after = _queries._query2pg.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (1, 0)
