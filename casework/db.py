@@ -19,10 +19,10 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -54,6 +54,27 @@ READ_ONLY = "samverkan_read_only"
 # An execution option: a writing transaction that gives up at once if the write lock is
 # taken (`WriteLockBusy`) instead of waiting for it.
 NO_WAIT = "samverkan_no_wait"
+
+
+T = TypeVar("T")
+
+
+class PerEngine(Generic[T]):
+    """One `factory()` per engine, made on its first use and gone with the engine."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._made: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, engine: Engine) -> T:
+        made = self._made.get(engine)
+        if made is None:
+            with self._lock:
+                made = self._made.get(engine)
+                if made is None:
+                    made = self._made[engine] = self._factory()
+        return made
 
 
 class WriteLockBusy(Exception):

@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +55,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from casework import outbox, repository
+from casework import repository
+from casework.db import PerEngine
 from casework.model import (
     AuditEvent,
     Case,
@@ -116,16 +115,17 @@ def store(
     prefix: str,
     year: int,
     access_token: str,
-    case_url: str,
     now: datetime,
     snapshot: Callable[[Case], dict[str, Any]],
+    receipt: Callable[[Session, Case, str], list[dict[str, Any]]],
     idempotency: tuple[str, str] | None = None,
     quota: Quota | None = None,
 ) -> Stored | None:
     """Store a new case from its column `values` (`services.new_case_values`: all but its
     reference) with the next reference of `prefix` and `year`, its audit event ("submit"
     by `actor`, `snapshot(case)` as what the case is after, `note`) and the submitter's
-    receipt, in one statement; None if it could not (no counter for the year yet, or
+    receipt (`receipt(session, case, destination name)`: its outbox rows, at most one),
+    in one statement; None if it could not (no counter for the year yet, or
     another writer took the expected number `ATTEMPTS` times): the caller then stores it
     the ordinary way.
 
@@ -151,15 +151,7 @@ def store(
             row = repository.case_row({**values, "reference": placeholder})
             case = repository.loaded_case(row, 0)  # id and reference come from the statement
             destination_name = group_name or slug
-            receipts = outbox.submitter_message_rows(
-                session,
-                case,
-                "case_received",
-                at=now,
-                destination_name=destination_name,
-                access_token=access_token,
-                case_url=case_url,
-            )
+            receipts = receipt(session, case, destination_name)
             parameters = _parameters(
                 row,
                 after=_after_with_id(snapshot(case)),
@@ -240,16 +232,7 @@ class _Expectations:
     names: dict[str, str | None]  # destination slug -> its group's name (None: no group)
 
 
-_expectations: weakref.WeakKeyDictionary[Engine, _Expectations] = weakref.WeakKeyDictionary()
-_expectations_lock = threading.Lock()
-
-
-def _known(engine: Engine) -> _Expectations:
-    known = _expectations.get(engine)
-    if known is None:
-        with _expectations_lock:
-            known = _expectations.setdefault(engine, _Expectations({}, {}))
-    return known
+_known = PerEngine(lambda: _Expectations({}, {}))
 
 
 def _expected(

@@ -124,12 +124,18 @@ def enqueue(
         attachments=attachments,
         recipient_context=recipient_context,
     )
+    return write_messages(session, rows)
+
+
+def write_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Write outbox rows (`message_rows`) with one INSERT in the caller's transaction; their
+    ids."""
     if not rows:
         return []
     connection = session.connection()
     if len(rows) == 1:
         return [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
-    return list(connection.execute(_INSERT_MANY, rows).scalars())
+    return list(connection.execute(_INSERT_MANY, list(rows)).scalars())
 
 
 def message_rows(

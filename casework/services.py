@@ -225,6 +225,19 @@ def _store_submission(
     in_one_statement: bool = False,
 ) -> Case:
     case_url = link_url(AccessPurpose.case, access_token)
+
+    def receipt(session: Session, case: Case, destination_name: str) -> list[dict[str, Any]]:
+        # The submitter's receipt of the new case, as outbox rows for the caller to write.
+        return outbox.submitter_message_rows(
+            session,
+            case,
+            "case_received",
+            at=now,
+            destination_name=destination_name,
+            access_token=access_token,
+            case_url=case_url,
+        )
+
     if in_one_statement:
         done = one_statement.store(
             engine,
@@ -240,9 +253,9 @@ def _store_submission(
             prefix=reference_prefix,
             year=year,
             access_token=access_token,
-            case_url=case_url,
             now=now,
             snapshot=submission_snapshot,
+            receipt=receipt,
             idempotency=idempotency,
             quota=quota,
         )
@@ -280,15 +293,7 @@ def _store_submission(
             _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
         if within is not None:
             within(session, case)
-        outbox.tell_submitter(
-            session,
-            case,
-            "case_received",
-            at=now,
-            destination_name=destination_name,
-            access_token=access_token,
-            case_url=case_url,
-        )
+        outbox.write_messages(session, receipt(session, case, destination_name))
     return case
 
 

@@ -16,12 +16,13 @@ import contextlib
 import contextvars
 import queue
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
+
+from casework.db import PerEngine
 
 T = TypeVar("T")
 
@@ -118,16 +119,9 @@ class Turns:
             job.run()
 
 
-_turns: weakref.WeakKeyDictionary[Engine, Turns] = weakref.WeakKeyDictionary()
-_turns_lock = threading.Lock()
+_turns = PerEngine(Turns)
 
 
 def turns_for(engine: Engine) -> Turns:
     """The queue of submissions to `engine` in this process."""
-    turns = _turns.get(engine)
-    if turns is None:
-        with _turns_lock:
-            turns = _turns.get(engine)
-            if turns is None:
-                turns = _turns[engine] = Turns()
-    return turns
+    return _turns(engine)
