@@ -67,8 +67,8 @@ from casework.model import (
 )
 from casework.rate_limits import Quota
 
-# Tries before the caller falls back to the ordinary way (another writer kept taking the
-# expected number).
+# Tries before the caller falls back to the ordinary way (the statement kept finding the
+# group renamed, or the reference a digit longer, than the try before expected).
 ATTEMPTS = 3
 
 _CASES = Case.__table__  # type: ignore[attr-defined]
@@ -211,7 +211,8 @@ def _parameters(
 
 def _after_with_id(after: dict[str, Any]) -> tuple[str, str]:
     """An audit snapshot made with the id 0 as JSON text around its id: (head, tail), so
-    that head + id + tail is what the ordinary way stores once the id is known."""
+    that head + id + tail is what the ordinary way stores once the id is known (the tail
+    still holds the placeholder reference, which the statement replaces as well)."""
     text = json.dumps(after)
     placeholder = f"{_ID_FIRST}0,"
     if not text.startswith(placeholder):
