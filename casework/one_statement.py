@@ -93,14 +93,6 @@ _READ_COUNTER = sa.text(
 _ID_FIRST = '{"id": '
 
 
-@dataclass(frozen=True)
-class Stored:
-    """What the statement stored: the case (with its id) and its destination's name."""
-
-    case: Case
-    destination_name: str
-
-
 def supported(engine: Engine) -> bool:
     """Whether submissions to `engine` may be stored this way (PostgreSQL)."""
     return engine.dialect.name == "postgresql"
@@ -120,7 +112,7 @@ def store(
     receipt: Callable[[Session, Case, str], list[dict[str, Any]]],
     idempotency: tuple[str, str] | None = None,
     quota: Quota | None = None,
-) -> Stored | None:
+) -> Case | None:
     """Store a new case from its column `values` (`services.new_case_values`: all but its
     reference) with the next reference of `prefix` and `year`, its audit event ("submit"
     by `actor`, `snapshot(case)` as what the case is after, `note`) and the submitter's
@@ -178,7 +170,7 @@ def store(
             if case_id is not None:
                 _remember(engine, prefix, year, slug, number, group_name)
                 case.id, case.reference = case_id, reference
-                return Stored(case, destination_name)
+                return case
             # Missed: try again with the counter and the name as the statement found them.
             if now_last is None:
                 return None

@@ -239,7 +239,7 @@ def _store_submission(
         )
 
     if in_one_statement:
-        done = one_statement.store(
+        stored_case = one_statement.store(
             engine,
             new_case_values(
                 data,
@@ -259,8 +259,8 @@ def _store_submission(
             idempotency=idempotency,
             quota=quota,
         )
-        if done is not None:
-            return done.case
+        if stored_case is not None:
+            return stored_case
         quota = None  # taken
     with unit_of_work(engine, wait=wait) as session:
         if quota is not None:

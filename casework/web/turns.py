@@ -3,10 +3,9 @@
 Submissions wait for each other in the database anyway (on SQLite for the file's write
 lock, on PostgreSQL for the row of the year's reference counter, which a submission's
 statement locks while it runs), so a web process runs them through one queue per engine,
-first come first served. The thread
-takes the next submission as soon as one is done, without going back to the event loop,
-and is started when a submission arrives and none is running; it ends after
-`IDLE_SECONDS` with nothing to do.
+first come first served. The thread takes the next submission as soon as one is done,
+without going back to the event loop, and is started when a submission arrives and none
+is running; it ends after `IDLE_SECONDS` with nothing to do.
 """
 
 from __future__ import annotations
