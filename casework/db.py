@@ -8,26 +8,32 @@ upgrade. Only a unit of work declared read-only (`unit_of_work(engine, write=Fal
 starts with a plain, deferred BEGIN: in WAL mode it reads a snapshot without taking the
 write lock. Within one process, the writing units of work on a SQLite engine queue on a
 lock of their own before BEGIN IMMEDIATE, instead of napping in SQLite's busy handler.
-PostgreSQL is used through psycopg 3.
+A short, busy write (a submission) may run on the sqlite3 connection itself, in the same
+turn and the same kind of transaction (`direct_sqlite`). PostgreSQL is used through
+psycopg 3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 log = logging.getLogger("samverkan.db")
@@ -136,6 +142,8 @@ class FairLock:
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 # Each SQLite engine's `synchronous` setting (NORMAL or FULL).
 _sqlite_synchronous: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+# The running `WalCheckpointer` of each SQLite engine that has one.
+_checkpointers: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
 # PostgreSQL advisory lock (first key; the second is the schema's hash) held while the
 # schema is migrated and seeded, so that processes starting together take turns.
 SCHEMA_LOCK_KEY = 0x5A3B_E4A1
@@ -253,20 +261,10 @@ def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
         options = connection.get_execution_options()
         if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        elif options.get(NO_WAIT):
-            # Without the busy handler for this BEGIN alone: another process's writer
-            # makes it fail at once instead of after up to the busy timeout.
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            except exc.OperationalError as error:
-                if getattr(error.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
-                    raise
-                raise WriteLockBusy(str(error.orig)) from error
-            finally:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(
+                connection.connection.driver_connection, no_wait=bool(options.get(NO_WAIT))
+            )
 
     _sqlite_synchronous[engine] = synchronous.upper()
 
@@ -384,16 +382,7 @@ def unit_of_work(engine: Engine, *, write: bool = True, wait: bool = True) -> It
     if this process's lock or the database's is taken, `WriteLockBusy` is raised before
     anything is written.
     """
-    lock = _sqlite_write_locks.get(engine) if write else None
-    no_wait = lock is not None and not wait
-    if no_wait:
-        assert lock is not None
-        if not lock.acquire(timeout=0):
-            raise WriteLockBusy("another writer in this process holds the write lock")
-        locked = True
-    else:
-        locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    try:
+    with _writer_turn(engine, write=write, wait=wait) as no_wait:
         if not write:
             bind = _read_only(engine)
         elif no_wait:
@@ -407,10 +396,225 @@ def unit_of_work(engine: Engine, *, write: bool = True, wait: bool = True) -> It
             except BaseException:
                 session.rollback()
                 raise
+
+
+@contextmanager
+def _writer_turn(engine: Engine, *, write: bool, wait: bool) -> Iterator[bool]:
+    """A writer's turn at the engine's in-process SQLite write lock, for the block; yields
+    whether the writer must not wait for the database's lock either. Nothing to take on
+    another database or for a reader."""
+    lock = _sqlite_write_locks.get(engine) if write else None
+    no_wait = lock is not None and not wait
+    if no_wait:
+        assert lock is not None
+        if not lock.acquire(timeout=0):
+            raise WriteLockBusy("another writer in this process holds the write lock")
+        locked = True
+    else:
+        locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        yield no_wait
     finally:
         if locked:
             assert lock is not None
             lock.release()
+
+
+# --- SQLite writes on the sqlite3 connection itself -------------------------------------------
+
+
+class Rows:
+    """What a `DirectSQLite` statement returned, read the way SQLAlchemy's results are."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int = -1) -> None:
+        self._rows = rows
+        self.rowcount = rowcount  # the rows an INSERT, UPDATE or DELETE changed
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def one_or_none(self) -> tuple[Any, ...] | None:
+        if len(self._rows) > 1:
+            raise exc.MultipleResultsFound("more than one row where at most one was expected")
+        return self.first()
+
+    def one(self) -> tuple[Any, ...]:
+        row = self.one_or_none()
+        if row is None:
+            raise exc.NoResultFound("no row where one was expected")
+        return row
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalar(self) -> Any:
+        """The first row's first value; None without a row."""
+        row = self.first()
+        return None if row is None else row[0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self._rows]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled for SQLite: its SQL, and per `?` in it the parameter's name
+    and the bind processor of its type (None when the value goes in as it is)."""
+
+    sql: str
+    slots: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...]:
+        try:
+            return tuple(
+                parameters[name] if process is None else process(parameters[name])
+                for name, process in self.slots
+            )
+        except KeyError as missing:
+            raise exc.ArgumentError(f"no value for the parameter {missing}") from None
+
+
+def _prepare(dialect: Dialect, statement: Executable, names: Iterable[str]) -> _Prepared:
+    """`statement` compiled for `dialect` with the parameters `names` (an INSERT's columns).
+
+    Refused with TypeError: what the execution of a compiled statement would add to it
+    (defaults computed in Python, expanding IN lists, parameters with values of their own).
+    """
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        raise TypeError("a statement whose defaults are computed in Python: give every column")
+    if compiled.positiontup is None or compiled.escaped_bind_names:
+        raise TypeError("a statement whose parameters are not plain positional ones")
+    slots = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        own_value = bind.callable is not None or not (bind.required or bind.value is None)
+        if bind.expanding or own_value:
+            raise TypeError(f"the parameter {name!r} is expanding or has a value of its own")
+        slots.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+    return _Prepared(compiled.string, tuple(slots))
+
+
+# Per engine: (id of the statement, its parameters' names) -> (the statement, _Prepared).
+# The statement is kept so that its id cannot be reused while the entry exists.
+_prepared = PerEngine(dict[tuple[int, frozenset[str]], tuple[Executable, _Prepared]])
+
+
+class DirectSQLite:
+    """A writing transaction on a SQLite engine's sqlite3 connection itself (`direct_sqlite`).
+
+    `execute` runs Core statements as SQLAlchemy would, compiled by SQLAlchemy with the
+    engine's dialect (once per statement and set of parameter names) and their values
+    converted by the bind processors of their types, but without the machinery around each
+    execution (events, execution contexts, result objects) or an ORM session: a
+    submission takes a third less CPU this way than in a unit of work (bench/README.md,
+    JSON API, 29).
+
+    Statements must not need more than that (see `_prepare`); errors come as
+    SQLAlchemy's (`IntegrityError`, `OperationalError` …), and results as `Rows`.
+    """
+
+    def __init__(self, engine: Engine, connection: sqlite3.Connection) -> None:
+        self._dialect = engine.dialect
+        self._prepared = _prepared(engine)
+        self._connection = connection
+
+    def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Rows:
+        parameters = parameters or {}
+        key = (id(statement), frozenset(parameters))
+        entry = self._prepared.get(key)
+        if entry is None:
+            entry = self._prepared[key] = (
+                statement,
+                _prepare(self._dialect, statement, parameters),
+            )
+        prepared = entry[1]
+        try:
+            cursor = self._connection.execute(prepared.sql, prepared.values(parameters))
+            return Rows(cursor.fetchall(), cursor.rowcount)
+        except sqlite3.Error as error:
+            raise _sqlalchemy_error(prepared.sql, parameters, error) from error
+
+
+Executor = Session | Connection | DirectSQLite
+
+
+def connection_of(on: Executor) -> Connection | DirectSQLite:
+    """Where Core statements of `on` run: a session's connection (its transaction begun), or
+    `on` itself."""
+    return on.connection() if isinstance(on, Session) else on
+
+
+def writes_directly(engine: Engine) -> bool:
+    """Whether `direct_sqlite` may write to `engine`: a SQLite engine of `make_engine`."""
+    return engine in _sqlite_write_locks
+
+
+@contextmanager
+def direct_sqlite(engine: Engine, *, wait: bool = True) -> Iterator[DirectSQLite]:
+    """A writing transaction on a SQLite engine (`writes_directly`) run on its pooled sqlite3
+    connection itself (`DirectSQLite`): in turn with this process's other writers and
+    begun with BEGIN IMMEDIATE, as `unit_of_work` does, committed when the block ends and
+    rolled back on any exception. `wait=False` as with `unit_of_work`."""
+    if not writes_directly(engine):
+        raise ValueError("direct_sqlite needs a SQLite engine made by make_engine")
+    with _writer_turn(engine, write=True, wait=wait) as no_wait:
+        pooled = engine.raw_connection()
+        try:
+            connection = pooled.driver_connection
+            assert isinstance(connection, sqlite3.Connection)
+            _begin_immediate(connection, no_wait=no_wait)
+            try:
+                yield DirectSQLite(engine, connection)
+                _run(connection, "COMMIT")
+            except BaseException:
+                # A ROLLBACK if the transaction is open; should it fail, the pool's own
+                # rollback at check-in throws the connection away.
+                with contextlib.suppress(sqlite3.Error):
+                    connection.rollback()
+                raise
+        finally:
+            pooled.close()
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.written()
+
+
+def _run(connection: sqlite3.Connection, sql: str) -> None:
+    try:
+        connection.execute(sql)
+    except sqlite3.Error as error:
+        raise _sqlalchemy_error(sql, {}, error) from error
+
+
+def _begin_immediate(connection: sqlite3.Connection, *, no_wait: bool) -> None:
+    """BEGIN IMMEDIATE; with `no_wait`, without SQLite's busy handler for this BEGIN alone:
+    another process's writer makes it fail at once (`WriteLockBusy`) instead of after up to
+    the busy timeout."""
+    if not no_wait:
+        _run(connection, "BEGIN IMMEDIATE")
+        return
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise _sqlalchemy_error("BEGIN IMMEDIATE", {}, error) from error
+        raise WriteLockBusy(str(error)) from error
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _sqlalchemy_error(sql: str, parameters: Mapping[str, Any], error: sqlite3.Error) -> Exception:
+    """The SQLAlchemy exception SQLAlchemy raises for `error` (IntegrityError …)."""
+    return exc.DBAPIError.instance(sql, dict(parameters), error, sqlite3.Error)
 
 
 class WalCheckpointer:
@@ -437,10 +641,15 @@ class WalCheckpointer:
     def _on_commit(self, _connection: Any) -> None:
         self._written.set()
 
+    def written(self) -> None:
+        """A transaction was committed on the engine (`direct_sqlite` tells it so)."""
+        self._written.set()
+
     def start(self) -> None:
         if self._path is None or self._thread is not None:
             return
         event.listen(self._engine, "commit", self._on_commit)
+        _checkpointers[self._engine] = self
         self._thread = threading.Thread(
             target=self._run, name="samverkan-wal-checkpoint", daemon=True
         )
@@ -451,6 +660,7 @@ class WalCheckpointer:
         if self._thread is None:
             return
         event.remove(self._engine, "commit", self._on_commit)
+        _checkpointers.pop(self._engine, None)
         self._stop.set()
         self._written.set()
         self._thread.join(10)

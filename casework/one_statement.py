@@ -53,7 +53,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlmodel import Session
 
 from casework import repository
 from casework.db import PerEngine
@@ -109,14 +108,14 @@ def store(
     access_token: str,
     now: datetime,
     snapshot: Callable[[Case], dict[str, Any]],
-    receipt: Callable[[Session, Case, str], list[dict[str, Any]]],
+    receipt: Callable[[Case, str], list[dict[str, Any]]],
     idempotency: tuple[str, str] | None = None,
     quota: Quota | None = None,
 ) -> Case | None:
     """Store a new case from its column `values` (`services.new_case_values`: all but its
     reference) with the next reference of `prefix` and `year`, its audit event ("submit"
     by `actor`, `snapshot(case)` as what the case is after, `note`) and the submitter's
-    receipt (`receipt(session, case, destination name)`: its outbox rows, at most one),
+    receipt (`receipt(case, destination name)`: its outbox rows, at most one),
     in one statement; None if it could not (no counter for the year yet, or
     another writer took the expected number `ATTEMPTS` times): the caller then stores it
     the ordinary way.
@@ -127,7 +126,7 @@ def store(
     the hit stays taken whatever happens after it, None returned included.
     """
     slug = values["destination"]
-    with engine.connect() as connection, Session(connection) as session:
+    with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         if quota is not None:
             quota.take(connection, now)
@@ -143,7 +142,7 @@ def store(
             row = repository.case_row({**values, "reference": placeholder})
             case = repository.loaded_case(row, 0)  # id and reference come from the statement
             destination_name = group_name or slug
-            receipts = receipt(session, case, destination_name)
+            receipts = receipt(case, destination_name)
             parameters = _parameters(
                 row,
                 after=_after_with_id(snapshot(case)),

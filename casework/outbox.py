@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 from casework import repository
 from casework.access import create_link
 from casework.calendar import next_working_moment
-from casework.db import unit_of_work
+from casework.db import DirectSQLite, Executor, connection_of, unit_of_work
 from casework.files import store_file
 from casework.lifecycle import CaseworkError
 from casework.model import AccessPurpose, Case, Member, Notification, NotificationStatus, utcnow
@@ -70,10 +70,14 @@ class Preferences:
         return self.kinds is None or kind in self.kinds or kind in MANDATORY_KINDS
 
 
-def _preferences(session: Session, member_ids: set[int | None]) -> dict[int | None, Preferences]:
+def _preferences(
+    session: Session | None, member_ids: set[int | None]
+) -> dict[int | None, Preferences]:
     ids = [i for i in member_ids if i is not None]
     if not ids:
         return {}
+    if session is None:
+        raise ValueError("messages to members need a session to read their preferences")
     query = select(Member.id, Member.notification_kinds, Member.digest).where(
         col(Member.id).in_(ids)
     )
@@ -127,19 +131,19 @@ def enqueue(
     return write_messages(session, rows)
 
 
-def write_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Write outbox rows (`message_rows`) with one INSERT in the caller's transaction; their
-    ids."""
+def write_messages(session: Executor, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Write outbox rows (`message_rows`) with one INSERT in the caller's transaction (one
+    each in a `DirectSQLite` one); their ids."""
     if not rows:
         return []
-    connection = session.connection()
-    if len(rows) == 1:
-        return [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    connection = connection_of(session)
+    if len(rows) == 1 or isinstance(connection, DirectSQLite):
+        return [connection.execute(_INSERT_ONE, row).scalar_one() for row in rows]
     return list(connection.execute(_INSERT_MANY, list(rows)).scalars())
 
 
 def message_rows(
-    session: Session,
+    session: Session | None,
     *,
     kind: str,
     recipients: Iterable[Recipient],
@@ -153,7 +157,8 @@ def message_rows(
 ) -> list[dict[str, Any]]:
     """The outbox rows `enqueue` writes, each a dict of the row's columns but its id.
 
-    It reads the recipients' preferences in `session` when they are members.
+    It reads the recipients' preferences in `session` when they are members (without a
+    session there must be none).
     """
     settings = get_settings()
     if "public_url" not in context:
@@ -256,14 +261,18 @@ def tell_submitter(
 
 
 def submitter_message_rows(
-    session: Session, case: Case, kind: str, *, at: datetime, **context: Any
+    session: Session | None, case: Case, kind: str, *, at: datetime, **context: Any
 ) -> list[dict[str, Any]]:
-    """The rows `tell_submitter` would write, for a caller that writes them itself."""
+    """The rows `tell_submitter` would write, for a caller that writes them itself.
+
+    Without a session the context must give the `case_url` (as a new case's receipt does),
+    and nothing is read from the database.
+    """
     return message_rows(session, **_to_submitter(session, case, kind, at, None, None, context))
 
 
 def _to_submitter(
-    session: Session,
+    session: Session | None,
     case: Case,
     kind: str,
     at: datetime,
@@ -271,10 +280,13 @@ def _to_submitter(
     event_key: str | None,
     context: dict[str, Any],
 ) -> dict[str, Any]:
+    if session is None and "case_url" not in context:
+        raise ValueError("a message to the submitter needs a session to make its private link")
+
     def own_link(_recipient: Recipient) -> dict[str, str]:
         if "case_url" in context:
             return {}
-        assert case.id is not None
+        assert case.id is not None and session is not None
         url = create_link(
             session,
             AccessPurpose.case,

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
 from sqlmodel import Session
 
+from casework.db import Executor
 from casework.lifecycle import CaseworkError
 from casework.model import UTCDateTime
 
@@ -155,7 +155,7 @@ class Quota:
     rate: RateLimit
     key: str
 
-    def take(self, session: Session | Connection, now: datetime) -> None:
+    def take(self, session: Executor, now: datetime) -> None:
         take(session, self.rate, self.key, now)
 
 
@@ -170,7 +170,7 @@ def hit(session: Session, rate: RateLimit, key: str, now: datetime) -> float:
     return int(current) + int(previous or 0) * rate._weight(now, start)
 
 
-def take(session: Session | Connection, rate: RateLimit, key: str, now: datetime) -> None:
+def take(session: Executor, rate: RateLimit, key: str, now: datetime) -> None:
     """Count one hit for `key`, or raise `RateLimited` if it would exceed the limit.
 
     One statement (`_TAKE`) that writes the hit only if it is allowed: a refused hit is
@@ -211,7 +211,7 @@ def forget(session: Session, key: str) -> None:
     session.execute(_FORGET, {"key": key})
 
 
-def prune(session: Session | Connection, now: datetime) -> int:
+def prune(session: Executor, now: datetime) -> int:
     """Delete the windows that started more than `RETENTION` ago; how many were deleted."""
     result = session.execute(_PRUNE, {"cutoff": now - RETENTION})
     return int(getattr(result, "rowcount", 0) or 0)

@@ -14,6 +14,7 @@ from sqlalchemy import func, text
 from sqlalchemy.orm import configure_mappers, instrumentation
 from sqlmodel import Session, col, select
 
+from casework.db import Executor, connection_of
 from casework.lifecycle import State
 from casework.model import (
     Attachment,
@@ -43,19 +44,19 @@ _NEXT_NUMBER_AND_GROUP_NAME = text(
 )
 
 
-def next_reference_number(session: Session, *, prefix: str, year: int) -> int:
+def next_reference_number(session: Executor, *, prefix: str, year: int) -> int:
     """Reserve the next number for `prefix` and `year` (1, 2, … restarting each year)."""
-    result = session.connection().execute(_NEXT_NUMBER, {"prefix": prefix, "year": year})
+    result = connection_of(session).execute(_NEXT_NUMBER, {"prefix": prefix, "year": year})
     return int(result.scalar_one())
 
 
 def next_reference_number_and_group_name(
-    session: Session, *, prefix: str, year: int, slug: str
+    session: Executor, *, prefix: str, year: int, slug: str
 ) -> tuple[int, str | None]:
     """`next_reference_number`, and the name of the group `slug` (None without one), read
     by the same statement: a submission needs both, and saves a round trip."""
     number, name = (
-        session.connection()
+        connection_of(session)
         .execute(_NEXT_NUMBER_AND_GROUP_NAME, {"prefix": prefix, "year": year, "slug": slug})
         .one()
     )
@@ -87,14 +88,14 @@ _CASE_CLASS = instrumentation.manager_of_class(Case)
 _NEW_CASE_COLUMNS = frozenset(name for name, _default, _factory in _CASE_DEFAULTS)
 
 
-def insert_case(session: Session, values: Mapping[str, Any]) -> Case:
+def insert_case(session: Executor, values: Mapping[str, Any]) -> Case:
     """Store a new case with one INSERT … RETURNING id (no ORM flush); the stored case.
 
     `values` are its columns; the ones left out take the model's defaults (`case_row`).
     It is not added to the session: it is the caller's record of what was stored.
     """
     row = case_row(values)
-    case_id = session.connection().execute(_INSERT_CASE, row).scalar_one()
+    case_id = connection_of(session).execute(_INSERT_CASE, row).scalar_one()
     return loaded_case(row, case_id)
 
 
@@ -186,7 +187,7 @@ _INSERT_AUDIT_EVENT = sa.insert(AuditEvent.__table__)  # type: ignore[attr-defin
 
 
 def add_audit_event(
-    session: Session,
+    session: Executor,
     *,
     case_id: int | None,
     actor: str,
@@ -197,7 +198,7 @@ def add_audit_event(
     at: datetime | None = None,
 ) -> None:
     """Store an audit event with one INSERT (no ORM flush); `at` defaults to now."""
-    session.connection().execute(
+    connection_of(session).execute(
         _INSERT_AUDIT_EVENT,
         {
             "case_id": case_id,
@@ -294,9 +295,9 @@ def get_idempotency_record(session: Session, *, key: str) -> IdempotencyRecord |
 _INSERT_IDEMPOTENCY_RECORD = sa.insert(IdempotencyRecord.__table__)  # type: ignore[attr-defined]
 
 
-def add_idempotency_record(session: Session, *, record: IdempotencyRecord) -> IdempotencyRecord:
+def add_idempotency_record(session: Executor, *, record: IdempotencyRecord) -> IdempotencyRecord:
     """Inserted at once: a key already stored (or being stored) fails here with IntegrityError."""
-    session.execute(
+    connection_of(session).execute(
         _INSERT_IDEMPOTENCY_RECORD,
         {
             "key": record.key,

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from casework import one_statement, outbox, repository
 from casework.access import link_url
 from casework.calendar import DeadlineRule, Deadlines, deadlines_for, landing_meeting
-from casework.db import unit_of_work
+from casework.db import Executor, direct_sqlite, unit_of_work, writes_directly
 from casework.files import store_file
 from casework.lifecycle import Action, CaseworkError, RefusedError, State, next_state
 from casework.model import (
@@ -126,7 +126,8 @@ def submit_case(
 ) -> Submitted:
     """Route a submission, give it the next reference of the year, store it with its
     documents and audit it: one transaction. On PostgreSQL a submission without documents
-    or `within` is stored by one statement (`casework.one_statement`).
+    or `within` is stored by one statement (`casework.one_statement`), on SQLite in a
+    transaction on the sqlite3 connection itself (`db.direct_sqlite`).
 
     With an `idempotency_key`, a submission already stored under that key is returned
     instead (`replayed`), or `IdempotencyKeyReused` raised if its `request_hash` differs;
@@ -226,10 +227,10 @@ def _store_submission(
 ) -> Case:
     case_url = link_url(AccessPurpose.case, access_token)
 
-    def receipt(session: Session, case: Case, destination_name: str) -> list[dict[str, Any]]:
+    def receipt(case: Case, destination_name: str) -> list[dict[str, Any]]:
         # The submitter's receipt of the new case, as outbox rows for the caller to write.
         return outbox.submitter_message_rows(
-            session,
+            None,
             case,
             "case_received",
             at=now,
@@ -262,11 +263,13 @@ def _store_submission(
         if stored_case is not None:
             return stored_case
         quota = None  # taken
-    with unit_of_work(engine, wait=wait) as session:
+
+    def write(on: Executor, more: Callable[[Case], None] | None = None) -> Case:
+        # The submission's rows in the caller's transaction; `more(case)` before the receipt.
         if quota is not None:
-            quota.take(session, now)
+            quota.take(on, now)
         case, destination_name = store_case(
-            session,
+            on,
             data,
             route,
             actor=actor,
@@ -280,7 +283,7 @@ def _store_submission(
         if idempotency is not None:
             key, request_hash = idempotency
             repository.add_idempotency_record(
-                session,
+                on,
                 record=IdempotencyRecord(
                     key=key,
                     request_hash=request_hash,
@@ -289,16 +292,29 @@ def _store_submission(
                     created_at=now,
                 ),
             )
-        for upload, (digest, relative) in stored:
-            _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
-        if within is not None:
-            within(session, case)
-        outbox.write_messages(session, receipt(session, case, destination_name))
-    return case
+        if more is not None:
+            more(case)
+        outbox.write_messages(on, receipt(case, destination_name))
+        return case
+
+    if not stored and within is None and writes_directly(engine):
+        # Nothing but rows of its own: on SQLite, on the sqlite3 connection itself.
+        with direct_sqlite(engine, wait=wait) as writer:
+            return write(writer)
+    with unit_of_work(engine, wait=wait) as session:
+
+        def documents_and_within(case: Case) -> None:
+            assert case.id is not None
+            for upload, (digest, relative) in stored:
+                _add_attachment(session, case.id, upload, digest, relative, actor=actor, at=now)
+            if within is not None:
+                within(session, case)
+
+        return write(session, documents_and_within)
 
 
 def store_case(
-    session: Session,
+    session: Executor,
     data: CaseCreate,
     route: RouteResult,
     *,

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from casework import accounts
@@ -106,6 +107,20 @@ def seeded_engine(migrated_engine: Engine) -> Engine:
     with unit_of_work(migrated_engine) as session:
         seed(session)
     return migrated_engine
+
+
+@pytest.fixture
+def statements(seeded_engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent through `seeded_engine` (their first 60 characters, spaces
+    collapsed), as they are sent."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split())[:60])
+
+    event.listen(seeded_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(seeded_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

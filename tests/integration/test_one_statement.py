@@ -7,12 +7,11 @@ way (`one_statement.supported` is False there, checked at the end).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, literal, select, text
+from sqlalchemy import Engine, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
 from casework import db, one_statement, rate_limits, repository, services
@@ -59,19 +58,6 @@ def submit(engine: Engine, title: str = "Ärende", **options: Any) -> services.S
     return services.submit_case(
         engine, submission(title), actor="anna.andersson", rules=ToGroup(), now=NOW, **options
     )
-
-
-@pytest.fixture
-def statements(seeded_engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements sent through `seeded_engine`, as they are sent."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(" ".join(statement.split())[:60])
-
-    event.listen(seeded_engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(seeded_engine, "before_cursor_execute", record)
 
 
 def rows(engine: Engine, query: str) -> list[dict[str, Any]]:

@@ -7,22 +7,24 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, text
 
 from casework.db import (
+    Executor,
     FairLock,
     WriteLockBusy,
+    connection_of,
+    direct_sqlite,
     make_engine,
     migrate,
     unit_of_work,
     writes_without_waiting,
 )
-from casework.model import Case
 from casework.web import turns
 from casework.web.deps import run_submission
 
@@ -248,27 +250,32 @@ def _holding_the_write_lock(path: Path) -> sqlite3.Connection:
     return other
 
 
-def test_a_unit_of_work_that_may_not_wait_gives_up_at_once_and_writes_nothing(
-    tmp_path: Path,
+@pytest.mark.parametrize("transaction", [unit_of_work, direct_sqlite])
+def test_a_writer_that_may_not_wait_gives_up_at_once_and_writes_nothing(
+    tmp_path: Path, transaction: Callable[..., AbstractContextManager[Executor]]
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+
+    def cases(on: Executor) -> int:
+        return int(connection_of(on).execute(text("SELECT count(*) FROM cases")).scalar_one())
+
     try:
         migrate(engine)
         other = _holding_the_write_lock(tmp_path / "x.db")
         started = time.monotonic()
-        with pytest.raises(WriteLockBusy), unit_of_work(engine, wait=False) as session:
-            session.exec(select(Case)).all()
+        with pytest.raises(WriteLockBusy), transaction(engine, wait=False) as writer:
+            cases(writer)
         assert time.monotonic() - started < 1, "it waited for the busy timeout"
         other.rollback()
         other.close()
         # Another writer in this process: the in-process lock is taken.
-        with unit_of_work(engine) as writer:
-            writer.exec(select(Case)).all()
+        with transaction(engine) as writer:
+            cases(writer)
             failed: list[BaseException] = []
 
             def try_without_waiting() -> None:
                 try:
-                    with unit_of_work(engine, wait=False):
+                    with transaction(engine, wait=False):
                         pass
                 except BaseException as error:
                     failed.append(error)
@@ -278,8 +285,8 @@ def test_a_unit_of_work_that_may_not_wait_gives_up_at_once_and_writes_nothing(
             thread.join(10)
             assert [type(e) for e in failed] == [WriteLockBusy]
         # Free again: it writes, and the connection waits as usual afterwards.
-        with unit_of_work(engine, wait=False) as session:
-            timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+        with transaction(engine, wait=False) as writer:
+            timeout = connection_of(writer).execute(text("PRAGMA busy_timeout")).scalar()
         assert timeout == 5000
     finally:
         engine.dispose()
