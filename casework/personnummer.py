@@ -12,6 +12,9 @@ from datetime import date
 
 # 19/20 + YYMMDD, or YYMMDD; then -, + or nothing; then 4 digits. Not part of a longer number.
 _CANDIDATE = re.compile(r"(?<![\d-])(?:(19|20)?(\d{2})(\d{2})(\d{2}))\s?([-+]?)\s?(\d{4})(?![\d])")
+# What every candidate holds (its YYMMDD): a text without it is passed over in a quarter of
+# the time the full pattern takes to find nothing, and most texts hold no such run.
+_SIX_DIGITS = re.compile(r"\d{6}")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -40,7 +43,9 @@ def _valid_date(century: str | None, yy: str, mm: str, dd: str) -> bool:
 
 def find_identity_numbers(text: str) -> list[str]:
     """Every identity number in `text`, as written there."""
-    found = []
+    found: list[str] = []
+    if not _SIX_DIGITS.search(text):
+        return found
     for m in _CANDIDATE.finditer(text):
         century, yy, mm, dd, _sep, tail = m.groups()
         if _valid_date(century, yy, mm, dd) and luhn_ok(yy + mm + dd + tail):
