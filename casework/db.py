@@ -142,8 +142,10 @@ class FairLock:
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 # Each SQLite engine's `synchronous` setting (NORMAL or FULL).
 _sqlite_synchronous: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
-# The running `WalCheckpointer` of each SQLite engine that has one.
-_checkpointers: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+# The running `WalCheckpointer`s of each SQLite engine (one per web application on it).
+_checkpointers: weakref.WeakKeyDictionary[Engine, set[WalCheckpointer]] = (
+    weakref.WeakKeyDictionary()
+)
 # PostgreSQL advisory lock (first key; the second is the schema's hash) held while the
 # schema is migrated and seeded, so that processes starting together take turns.
 SCHEMA_LOCK_KEY = 0x5A3B_E4A1
@@ -582,8 +584,7 @@ def direct_sqlite(engine: Engine, *, wait: bool = True) -> Iterator[DirectSQLite
                 raise
         finally:
             pooled.close()
-    checkpointer = _checkpointers.get(engine)
-    if checkpointer is not None:
+    for checkpointer in tuple(_checkpointers.get(engine, ())):
         checkpointer.written()
 
 
@@ -649,7 +650,7 @@ class WalCheckpointer:
         if self._path is None or self._thread is not None:
             return
         event.listen(self._engine, "commit", self._on_commit)
-        _checkpointers[self._engine] = self
+        _checkpointers.setdefault(self._engine, set()).add(self)
         self._thread = threading.Thread(
             target=self._run, name="samverkan-wal-checkpoint", daemon=True
         )
@@ -660,7 +661,7 @@ class WalCheckpointer:
         if self._thread is None:
             return
         event.remove(self._engine, "commit", self._on_commit)
-        _checkpointers.pop(self._engine, None)
+        _checkpointers.get(self._engine, set()).discard(self)
         self._stop.set()
         self._written.set()
         self._thread.join(10)
