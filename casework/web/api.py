@@ -380,8 +380,9 @@ async def submit(
     # The application's engine, rules and settings straight from its state: the busiest
     # route saves FastAPI three dependencies to solve on every call.
     engine, rule_set, settings = app_state(request)
-    refuse_unstorable_text(data.model_dump(), ("body",))
-    refuse_identity_numbers(data)
+    values = data.model_dump()
+    refuse_unstorable_text(values, ("body",))
+    refuse_identity_numbers(values)
     try:
         rule_set.check(data.facts())
     except UnknownGroup as error:
@@ -632,9 +633,10 @@ def _encodes(value: str) -> bool:
     return True
 
 
-def refuse_identity_numbers(data: CaseCreate) -> None:
-    """Refuse a submission whose free text holds a personal identity number (masked)."""
-    for name, value in data.model_dump().items():
+def refuse_identity_numbers(values: dict[str, Any]) -> None:
+    """Refuse a submission (its `model_dump()`) whose free text holds a personal identity
+    number (masked)."""
+    for name, value in values.items():
         if not isinstance(value, str):
             continue
         found = find_identity_numbers(value)
