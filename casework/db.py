@@ -142,7 +142,8 @@ class FairLock:
 _sqlite_write_locks: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 # Each SQLite engine's `synchronous` setting (NORMAL or FULL).
 _sqlite_synchronous: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
-# The running `WalCheckpointer`s of each SQLite engine (one per web application on it).
+# The running `WalCheckpointer`s of each SQLite engine (one per web application on it),
+# told of every commit (`_committed`).
 _checkpointers: weakref.WeakKeyDictionary[Engine, set[WalCheckpointer]] = (
     weakref.WeakKeyDictionary()
 )
@@ -267,6 +268,10 @@ def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
             _begin_immediate(
                 connection.connection.driver_connection, no_wait=bool(options.get(NO_WAIT))
             )
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(_connection: Any) -> None:
+        _committed(engine)
 
     _sqlite_synchronous[engine] = synchronous.upper()
 
@@ -584,6 +589,12 @@ def direct_sqlite(engine: Engine, *, wait: bool = True) -> Iterator[DirectSQLite
                 raise
         finally:
             pooled.close()
+    _committed(engine)
+
+
+def _committed(engine: Engine) -> None:
+    """Tell the engine's running checkpointers that a transaction was committed: through
+    SQLAlchemy (its `commit` event) or on the sqlite3 connection (`direct_sqlite`)."""
     for checkpointer in tuple(_checkpointers.get(engine, ())):
         checkpointer.written()
 
@@ -627,7 +638,8 @@ class WalCheckpointer:
     or writer) shortly after commits, with its own connection; SQLite releases the
     interpreter's lock meanwhile, so it runs beside the web server's threads.
     `last` is what its latest checkpoint found: (pages in the WAL, pages of them in the
-    database file). For any other engine it does nothing.
+    database file). It hears of the commits on a SQLite file's engine of `make_engine`; for
+    any other engine it does nothing.
     """
 
     def __init__(self, engine: Engine, *, interval: float = 0.05) -> None:
@@ -639,17 +651,13 @@ class WalCheckpointer:
         self._thread: threading.Thread | None = None
         self.last: tuple[int, int] | None = None
 
-    def _on_commit(self, _connection: Any) -> None:
-        self._written.set()
-
     def written(self) -> None:
-        """A transaction was committed on the engine (`direct_sqlite` tells it so)."""
+        """A transaction was committed on the engine (`_committed` tells it so)."""
         self._written.set()
 
     def start(self) -> None:
         if self._path is None or self._thread is not None:
             return
-        event.listen(self._engine, "commit", self._on_commit)
         _checkpointers.setdefault(self._engine, set()).add(self)
         self._thread = threading.Thread(
             target=self._run, name="samverkan-wal-checkpoint", daemon=True
@@ -660,7 +668,6 @@ class WalCheckpointer:
         """Stop the thread after one last checkpoint."""
         if self._thread is None:
             return
-        event.remove(self._engine, "commit", self._on_commit)
         _checkpointers.get(self._engine, set()).discard(self)
         self._stop.set()
         self._written.set()

@@ -200,23 +200,33 @@ def test_only_seeded_engines_of_make_engine_are_written_directly(tmp_path: Path)
             engine.dispose()
 
 
-def test_the_checkpointers_hear_of_direct_commits(seeded_engine: Engine) -> None:
+def test_the_checkpointers_hear_of_every_commit(seeded_engine: Engine) -> None:
     # Two applications on one engine (as in tests), each with its own checkpointer.
     checkpointers = [WalCheckpointer(seeded_engine, interval=0.01) for _ in range(2)]
-    for checkpointer in checkpointers:
-        checkpointer.start()
-    try:
-        assert all(c.last is None for c in checkpointers)  # nothing written yet
-        with direct_sqlite(seeded_engine) as writer:
-            repository.add_audit_event(writer, **audit_row())
-        # SQLAlchemy's commit event does not see this commit: only the engine's hook does.
-        # Each then checkpoints (`last` is what it found; one of two running at the same
-        # time may find the other busy, -1).
+
+    def each_checkpoints() -> None:
+        # `last` is what a checkpoint found; one of two running at the same time may find
+        # the other busy, -1.
         for _ in range(500):
             if all(c.last is not None for c in checkpointers):
                 break
             time.sleep(0.01)
         assert all(c.last is not None for c in checkpointers)
+
+    for checkpointer in checkpointers:
+        checkpointer.start()
+    try:
+        assert all(c.last is None for c in checkpointers)  # nothing written yet
+        # SQLAlchemy's commit event does not see this commit: `direct_sqlite` tells them.
+        with direct_sqlite(seeded_engine) as writer:
+            repository.add_audit_event(writer, **audit_row())
+        each_checkpoints()
+        # A unit of work's commit: the engine's commit event tells them.
+        for checkpointer in checkpointers:
+            checkpointer.last = None
+        with unit_of_work(seeded_engine) as session:
+            repository.add_audit_event(session, **audit_row())
+        each_checkpoints()
     finally:
         for checkpointer in checkpointers:
             checkpointer.stop()
