@@ -158,7 +158,6 @@ def submit_case(
     route = rules.route(data.facts())
     if attachments and data_dir is None:
         raise ValueError("data_dir is needed to store attachments")
-    in_one_statement = not attachments and within is None and one_statement.supported(engine)
     if quota is not None and attachments:
         with unit_of_work(engine, wait=wait) as session:
             quota.take(session, now)
@@ -182,7 +181,6 @@ def submit_case(
             within=within,
             quota=quota,
             wait=wait,
-            in_one_statement=in_one_statement,
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -223,7 +221,6 @@ def _store_submission(
     within: Callable[[Session, Case], None] | None = None,
     quota: Quota | None = None,
     wait: bool = True,
-    in_one_statement: bool = False,
 ) -> Case:
     case_url = link_url(AccessPurpose.case, access_token)
 
@@ -239,7 +236,10 @@ def _store_submission(
             case_url=case_url,
         )
 
-    if in_one_statement:
+    # A submission with nothing but rows of its own (no documents, no `within`) is stored
+    # on PostgreSQL by one statement, on SQLite on the sqlite3 connection itself.
+    own_rows_only = not stored and within is None
+    if own_rows_only and one_statement.supported(engine):
         stored_case = one_statement.store(
             engine,
             new_case_values(
@@ -297,8 +297,7 @@ def _store_submission(
         outbox.write_messages(on, receipt(case, destination_name))
         return case
 
-    if not stored and within is None and writes_directly(engine):
-        # Nothing but rows of its own: on SQLite, on the sqlite3 connection itself.
+    if own_rows_only and writes_directly(engine):
         with direct_sqlite(engine, wait=wait) as writer:
             return write(writer)
     with unit_of_work(engine, wait=wait) as session:
