@@ -633,9 +633,9 @@ def _encodes(value: str) -> bool:
     return True
 
 
-def refuse_identity_numbers(values: dict[str, Any]) -> None:
+def refuse_identity_numbers(values: dict[str, Any], *, what: str = "a case") -> None:
     """Refuse a submission (its `model_dump()`) whose free text holds a personal identity
-    number (masked)."""
+    number (masked); `what` it is, for the message."""
     for name, value in values.items():
         if not isinstance(value, str):
             continue
@@ -644,7 +644,7 @@ def refuse_identity_numbers(values: dict[str, Any]) -> None:
             raise field_error(
                 ("body", name),
                 f"contains what looks like a Swedish personal identity number ({mask(found[0])}):"
-                " remove it; a case must not identify individuals",
+                f" remove it; {what} must not identify individuals",
                 "personal_identity_number",
             )
 

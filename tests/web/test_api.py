@@ -165,6 +165,7 @@ def test_an_identity_number_in_free_text_is_refused_without_echoing_it(
     assert error["type"] == "personal_identity_number"
     assert number[-4:] not in response.text
     assert "XXXX" in error["msg"]
+    assert "a case must not identify individuals" in error["msg"]
     assert count(seeded_engine, Case) == 0
 
 

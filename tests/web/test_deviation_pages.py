@@ -142,6 +142,7 @@ def test_the_api_takes_a_deviation(client: TestClient, seeded_engine: Engine) ->
     [detail] = refused.json()["detail"]
     assert detail["loc"] == ["body", "place"]
     assert detail["type"] == "personal_identity_number"
+    assert "a deviation must not identify individuals" in detail["msg"]
     future = client.post(
         "/api/deviations", json=api_body(occurred_on=(TODAY + timedelta(days=2)).isoformat())
     )
