@@ -65,13 +65,16 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 # The largest id PostgreSQL's INTEGER column holds; larger ones cannot name a case.
 MAX_ID = 2**31 - 1
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's numeric id.")]
+# An Idempotency-Key: 1–200 printable ASCII characters.
+IDEMPOTENCY_KEY_CHARACTER = r"[\x20-\x7e]"
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
-        pattern=r"^[\x20-\x7e]+$",
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=f"^{IDEMPOTENCY_KEY_CHARACTER}+$",
         description=(
             "Makes a retried submission safe: 1–200 printable ASCII characters, "
             "for example a UUID the client makes for each new case."
@@ -247,8 +250,10 @@ STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# An Idempotency-Key as `IdempotencyKey` accepts it: 1–200 printable ASCII characters.
-_PLAIN_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,200}")
+# An Idempotency-Key as `IdempotencyKey` accepts it.
+_PLAIN_IDEMPOTENCY_KEY = re.compile(
+    f"{IDEMPOTENCY_KEY_CHARACTER}{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}"
+)
 
 
 class SubmissionRoute(APIRoute):
