@@ -1,7 +1,8 @@
 """Submissions stored in one statement on PostgreSQL (`casework.one_statement`).
 
-These tests run on PostgreSQL only: on SQLite a submission is always stored the ordinary
-way (`one_statement.supported` is False there, checked at the end).
+These tests run on PostgreSQL only: on SQLite a submission is never stored this way
+(`one_statement.supported` is False there, checked at the end; `test_direct_sqlite.py`
+tests how it is stored).
 """
 
 from __future__ import annotations
