@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from conftest import POSTGRES_URL, _require_postgres
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, Engine, MetaData, String, func, inspect, text
+from sqlalchemy import Column, Engine, MetaData, String, event, func, inspect, text
 from sqlmodel import SQLModel, select
 
 from casework import db, repository, services
@@ -152,6 +153,29 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Pa
     finally:
         engine.dispose()
     assert (tmp_path / "new" / "dir" / "x.db").exists()
+
+
+def test_sqlite_writers_one_after_another_reuse_one_connection(tmp_path: Path) -> None:
+    # SQLite drops a connection's page cache when another connection has written since
+    # its last transaction: writers taking turns on one connection keep theirs.
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        migrate(engine)
+        held = [engine.raw_connection() for _ in range(4)]  # a pool of several, as a server's
+        returned_last = held[-1].driver_connection
+        for pooled in held:
+            pooled.close()
+        used: list[Any] = []
+        event.listen(engine, "checkout", lambda dbapi, _record, _proxy: used.append(dbapi))
+        for year in (2026, 2027, 2028):
+            with unit_of_work(engine) as session:
+                session.add(ReferenceCounter(prefix="SB", year=year))
+            with db.direct_sqlite(engine) as writer:
+                writer.execute(text("UPDATE reference_counters SET last = last + 1"))
+        assert len(used) == 6
+        assert all(connection is returned_last for connection in used)
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_synchronous_full_can_be_asked_for(tmp_path: Path) -> None:
