@@ -35,14 +35,15 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-def sparse_index(table: str, column: str) -> sa.Index:
-    """An index on a column that most rows leave empty, of only the rows that fill it in.
+def sparse_index(column: str) -> sa.Index:
+    """An index on a column that most rows leave empty, of only the rows that fill it in;
+    named by the naming convention, as `index=True` would name it (ix_<table>_<column>).
 
     A row without a value then writes no index entry (a page less to write a commit, on
     both databases), and a lookup of a value (`column = …`) still uses the index.
     """
     present = sa.text(f"{column} IS NOT NULL")
-    return sa.Index(f"ix_{table}_{column}", column, sqlite_where=present, postgresql_where=present)
+    return sa.Index(None, column, sqlite_where=present, postgresql_where=present)
 
 
 def utcnow() -> datetime:
@@ -208,9 +209,9 @@ class Case(SQLModel, table=True):
     # queue's filter by status uses the same index.
     __table_args__ = (
         sa.Index("ix_cases_status_created_at", "status", "created_at"),
-        sparse_index("cases", "meeting_id"),
-        sparse_index("cases", "parent_case_id"),
-        sparse_index("cases", "deviation_cluster_id"),
+        sparse_index("meeting_id"),
+        sparse_index("parent_case_id"),
+        sparse_index("deviation_cluster_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -515,9 +516,9 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        sparse_index("notifications", "event_key"),
-        sparse_index("notifications", "member_id"),
-        sparse_index("notifications", "meeting_id"),
+        sparse_index("event_key"),
+        sparse_index("member_id"),
+        sparse_index("meeting_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
