@@ -531,6 +531,8 @@ class Notification(SQLModel, table=True):
     meeting_id: int | None = Field(default=None, foreign_key="meetings.id")
     subject: str = Field(max_length=300)
     body_text: str
+    # The HTML of the kind's own template; "" when it has none: the drain then sends the
+    # default HTML made from subject and text (`notifications.messages.html_part`).
     body_html: str = ""
     status: NotificationStatus = Field(
         default=NotificationStatus.pending, sa_type=_enum(NotificationStatus), index=True

@@ -192,7 +192,7 @@ def message_rows(
                 "meeting_id": meeting_id,
                 "subject": message.subject[:300],
                 "body_text": message.text,
-                "body_html": message.html,
+                "body_html": message.own_html,
                 "status": NotificationStatus.pending,
                 "not_before": (
                     next_working_moment(when, settings.digest_hour, settings.digest_hour + 1)

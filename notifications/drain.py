@@ -30,7 +30,7 @@ from casework.model import Notification, NotificationAttempt, NotificationStatus
 from casework.outbox import AGENDA_OF_MEETING, Recipient, stored_attachment
 from casework.settings import Settings
 from notifications.delivery import FileToSend, Outcome, Outgoing
-from notifications.messages import render
+from notifications.messages import html_part, render
 
 Unit = tuple[list[Notification], Outgoing]
 """Messages sent as one (a recipient's digest) and what is sent for them."""
@@ -250,7 +250,7 @@ def delivery_units(
             address=row.recipient_address,
             subject=row.subject,
             text=row.body_text,
-            html=row.body_html,
+            html=html_part(row.subject, row.body_text, row.body_html),
             attachments=_files([row], data_dir, agendas),
         )
         units.append(([row], message))

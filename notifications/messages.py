@@ -3,6 +3,8 @@
 `templates/<kind>.txt` defines two blocks, `subject` and `body` (plain text). The HTML
 part comes from `templates/<kind>.html` when there is one, otherwise from
 `_default.html`, which sets the plain text as paragraphs and makes its links clickable.
+That default HTML follows from the subject and the text alone, so it is made when the
+message is sent (`default_html`), not stored with it.
 Rendering fails on a missing variable (StrictUndefined): a message never goes out with
 a blank where a name or a date should be.
 """
@@ -25,7 +27,13 @@ from casework.calendar import STOCKHOLM, long_date
 class Message:
     subject: str
     text: str
-    html: str
+    # The HTML of the kind's own template; "" for a kind without one (see `html`).
+    own_html: str = ""
+
+    @property
+    def html(self) -> str:
+        """The HTML part: the kind's own, else the default made from subject and text."""
+        return html_part(self.subject, self.text, self.own_html)
 
 
 class UnknownMessageKind(LookupError):
@@ -49,22 +57,28 @@ def swedish_date(value: Any) -> str:
 _LINK = re.compile(r"https?://[^\s<>\"]+")
 
 
-def _linked(line: str) -> str:
+def _linked(text: str) -> str:
+    """`text` escaped, with its web addresses as links (an address never spans a line)."""
+    if "http" not in text:
+        return str(escape(text))
     parts, last = [], 0
-    for match in _LINK.finditer(line):
+    for match in _LINK.finditer(text):
         url = escape(match.group())
-        parts += [str(escape(line[last : match.start()])), f'<a href="{url}">{url}</a>']
+        parts += [str(escape(text[last : match.start()])), f'<a href="{url}">{url}</a>']
         last = match.end()
-    parts.append(str(escape(line[last:])))
+    parts.append(str(escape(text[last:])))
     return "".join(parts)
 
 
 def paragraphs(text: str) -> Markup:
-    """Plain text as HTML paragraphs, escaped, with its web addresses as links."""
+    """Plain text as HTML paragraphs, escaped, with its web addresses as links; the lines
+    of a paragraph are kept apart by <br>."""
     blocks = [block for block in text.strip().split("\n\n") if block.strip()]
+    # Lines joined by "\n" alone (splitlines knows other line ends too), escaped and
+    # linked as one string: escaping adds no "\n", so each one is still a line's end.
     return Markup(
         "\n".join(
-            "<p>" + "<br>\n".join(_linked(line) for line in block.splitlines()) + "</p>"
+            "<p>" + _linked("\n".join(block.splitlines())).replace("\n", "<br>\n") + "</p>"
             for block in blocks
         )
     )
@@ -109,13 +123,26 @@ def _templates(kind: str) -> tuple[jinja2.Template, jinja2.Template | None]:
     return text_template, html_template
 
 
+@lru_cache(maxsize=1)
+def _default_template() -> jinja2.Template:
+    return environment().get_template("_default.html")
+
+
+def default_html(subject: str, text: str) -> str:
+    """The HTML part of a message whose kind has no HTML template: `_default.html`."""
+    return _default_template().render(subject=subject, text=text)
+
+
+def html_part(subject: str, text: str, own_html: str) -> str:
+    """A message's HTML part: `own_html` (its kind's template's), else `default_html`."""
+    return own_html or default_html(subject, text)
+
+
 def render(kind: str, context: Mapping[str, Any]) -> Message:
-    """The message of `kind` for `context`, in plain text and HTML."""
+    """The message of `kind` for `context`: subject, plain text, and the HTML of the
+    kind's own template if it has one (`Message.html` gives the HTML part either way)."""
     text_template, html_template = _templates(kind)
     subject = " ".join(_block(text_template, "subject", context).split())
     text = _block(text_template, "body", context).strip() + "\n"
-    if html_template is not None:
-        html = html_template.render(**context, subject=subject)
-    else:
-        html = environment().get_template("_default.html").render(subject=subject, text=text)
-    return Message(subject=subject, text=text, html=html)
+    own_html = "" if html_template is None else html_template.render(**context, subject=subject)
+    return Message(subject=subject, text=text, own_html=own_html)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine
@@ -13,7 +14,14 @@ from casework.calendar import CalendarError, next_working_moment
 from casework.db import unit_of_work
 from casework.model import Notification, NotificationStatus
 from casework.outbox import Recipient, enqueue
-from notifications.messages import UnknownMessageKind, render, swedish_date
+from notifications.messages import (
+    UnknownMessageKind,
+    default_html,
+    html_part,
+    paragraphs,
+    render,
+    swedish_date,
+)
 
 ANNA = Recipient("Anna Andersson", "anna@example.se")
 
@@ -33,6 +41,40 @@ def test_html_escapes_what_people_typed() -> None:
     assert "<script>" not in message.html
     assert "&lt;script&gt;" in message.html
     assert "<script>" in message.text  # plain text is not HTML
+
+
+def test_paragraphs_keep_lines_apart_and_link_addresses() -> None:
+    text = (
+        "\n\nFörsta raden <b>\r\nandra: https://a.se/s/x?a=1&b='2' slut\u2028tredje\n\n\n"
+        "Nytt stycke http://b.se\n \n\nsista"
+    )
+    assert str(paragraphs(text)) == (
+        "<p>Första raden &lt;b&gt;<br>\n"
+        'andra: <a href="https://a.se/s/x?a=1&amp;b=&#39;2&#39;">'
+        "https://a.se/s/x?a=1&amp;b=&#39;2&#39;</a> slut<br>\n"
+        "tredje</p>\n"
+        '<p><br>\nNytt stycke <a href="http://b.se">http://b.se</a><br>\n </p>\n'
+        "<p>sista</p>"
+    )
+    assert str(paragraphs("ingen länk & inget annat")) == "<p>ingen länk &amp; inget annat</p>"
+
+
+def test_a_kind_without_html_of_its_own_stores_none_and_gets_the_default() -> None:
+    message = render("test", {"recipient": ANNA, "public_url": "https://a.se"})
+    assert message.own_html == ""
+    assert message.html == default_html(message.subject, message.text)
+    assert html_part(message.subject, message.text, "") == message.html
+    assert f"<title>{message.subject}</title>" in message.html
+    assert html_part(message.subject, message.text, "<p>egen</p>") == "<p>egen</p>"
+    case = SimpleNamespace(
+        reference="SB-2026-0001", title="Ett ärende", created_at=dt.date(2026, 6, 1)
+    )
+    with_own = render(
+        "stale_triage",
+        {"recipient": ANNA, "case": case, "case_url": "https://a.se/s/x", "waited": 5},
+    )
+    assert '<a href="https://a.se/s/x">' in with_own.own_html
+    assert with_own.html == with_own.own_html
 
 
 def test_a_missing_variable_is_an_error_not_a_blank() -> None:
@@ -78,6 +120,8 @@ def test_enqueue_writes_one_row_per_distinct_address(migrated_engine: Engine) ->
     ]
     assert stored[0].not_before == at
     assert stored[0].subject == "Provmeddelande från Samverkan Blekinge"
+    # The kind has no HTML template: the drain makes the default HTML when it sends.
+    assert stored[0].body_html == ""
 
 
 def test_enqueue_rolls_back_with_the_change_that_caused_it(migrated_engine: Engine) -> None:

@@ -30,6 +30,7 @@ from casework.model import (
 )
 from casework.settings import Settings
 from casework.sweep import EventKind, SweepConfig, sweep
+from notifications.messages import html_part
 
 RULES = rules.load_rules()
 DESTINATIONS = list(RULES.destinations)
@@ -64,7 +65,8 @@ def link_path(message: Notification) -> str:
     """The status page's path in the plain text, checked to be in the HTML part too."""
     found = LINK.findall(message.body_text)
     assert len(found) == 1, message.body_text
-    assert f'href="{LINK.search(message.body_text).group(0)}"' in message.body_html  # type: ignore[union-attr]
+    html = html_part(message.subject, message.body_text, message.body_html)
+    assert f'href="{LINK.search(message.body_text).group(0)}"' in html  # type: ignore[union-attr]
     return str(found[0])
 
 
