@@ -85,6 +85,7 @@ _CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
     if name != "id"
 )
 _CASE_CLASS = instrumentation.manager_of_class(Case)
+_CASE_MAPPER = sa.inspect(Case)
 _NEW_CASE_COLUMNS = frozenset(name for name, _default, _factory in _CASE_DEFAULTS)
 
 
@@ -123,8 +124,9 @@ def loaded_case(row: Mapping[str, Any], case_id: int | None) -> Case:
     row it loads, the values put straight into the instance: `Case(...)` would spend about
     as long on its per-field defaults and attribute events as an INSERT takes."""
     # As Case(...) would: the mappers are set up on first use, and a process may store a
-    # case before it has used any other model (a no-op once they are).
-    configure_mappers()
+    # case before it has used any other model.
+    if not _CASE_MAPPER.configured:
+        configure_mappers()
     case: Case = _CASE_CLASS.new_instance()
     case.__dict__.update(row, id=case_id)
     return case

@@ -389,7 +389,7 @@ async def submit(
     refuse_unstorable_text(values, ("body",))
     refuse_identity_numbers(values)
     try:
-        rule_set.check(data.facts())
+        rule_set.check(data)
     except UnknownGroup as error:
         raise field_error(("body", error.field), str(error), "unknown_group") from None
     actor = identity.email if identity else submitter_actor(data)
