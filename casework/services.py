@@ -74,7 +74,14 @@ class DestinationNotAllowed(CaseworkError):
 
 def snapshot(case: Case) -> dict[str, Any]:
     """The case as JSON, for audit events."""
-    return CasePublic.model_validate(case).model_dump(mode="json")
+    # From the instance's own values when it holds them all (a case just stored or
+    # loaded): validating a dict takes half as long as reading the attributes.
+    values = case.__dict__
+    source = values if values.keys() >= _SNAPSHOT_FIELDS else case
+    return CasePublic.model_validate(source).model_dump(mode="json")
+
+
+_SNAPSHOT_FIELDS = frozenset(CasePublic.model_fields)
 
 
 @dataclass(frozen=True)
