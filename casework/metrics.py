@@ -141,6 +141,9 @@ class RequestMetrics:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        # The labelled counter and histogram per (method, route, status): looked up here
+        # rather than through `labels()`, which checks and locks on every call.
+        self._labelled: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,8 +164,14 @@ class RequestMetrics:
             elapsed = time.perf_counter() - started
             method = scope.get("method", "")
             route = route_template(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.duration.labels(method, route).observe(elapsed)
+            labelled = self._labelled.get((method, route, status))
+            if labelled is None:
+                labelled = self._labelled[(method, route, status)] = (
+                    self.metrics.requests.labels(method, route, str(status)),
+                    self.metrics.duration.labels(method, route),
+                )
+            labelled[0].inc()
+            labelled[1].observe(elapsed)
             if self.access_log:
                 access_log.info(
                     "%s %s %s",
