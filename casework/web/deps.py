@@ -25,7 +25,7 @@ from casework.db import WriteLockBusy, writes_without_waiting
 from casework.lifecycle import STATE_LABELS
 from casework.model import Attachment, StaffRole
 from casework.settings import Settings
-from casework.web.turns import turns_for
+from casework.web.turns import loop_turns, turns_for
 
 SESSION_COOKIE = "samverkan_session"
 CSRF_COOKIE = "samverkan_csrf"
@@ -89,19 +89,28 @@ async def run_submission(
     `without_waiting`, when given, is the same submission told not to wait for the write
     lock (`services.submit_case(…, wait=False)`), and must do nothing else that waits (no
     files to write). It runs on the event loop when `db.writes_without_waiting(engine)`
-    (a SQLite file with `synchronous=NORMAL`) and no submission is queued; if another
-    writer holds the lock it gives up (`WriteLockBusy`, nothing written) and the
-    submission is queued as `work` instead. On the event loop a submission costs about a
-    millisecond of CPU and no thread hand-over: two threads taking turns for the
-    interpreter's lock cost each other more than that (see bench/README.md, JSON API).
+    (a SQLite file with `synchronous=NORMAL`) and no submission is queued in the thread:
+    in the loop's own queue, one submission per turn of the loop (`turns.LoopTurns`). If
+    by its turn one has been queued in the thread, or another writer holds the lock
+    (`WriteLockBusy`, nothing written), the submission is queued as `work` instead. On
+    the event loop a submission costs about a millisecond of CPU and no thread hand-over:
+    two threads taking turns for the interpreter's lock cost each other more than that
+    (see bench/README.md, JSON API).
 
     Submissions take turns in the database anyway: on SQLite for the file's write lock,
     on PostgreSQL for the year's reference counter (`casework.one_statement`).
     """
     turns = turns_for(engine)
     if without_waiting is not None and not turns.busy and writes_without_waiting(engine):
-        try:
+
+        def unless_queued() -> T:
+            # Queued in the thread meanwhile: after those, in the thread, as the rest.
+            if turns.busy:
+                raise WriteLockBusy("a submission is queued in the thread")
             return without_waiting()
+
+        try:
+            return await loop_turns().run(unless_queued)
         except WriteLockBusy:
             pass
     return await turns.run(work)

@@ -1,4 +1,5 @@
-"""Submissions taking turns: one thread per database runs them one after another.
+"""Submissions taking turns: one thread per database runs them one after another, and
+on the event loop itself one per turn of the loop.
 
 Submissions wait for each other in the database anyway (on SQLite for the file's write
 lock, on PostgreSQL for the row of the year's reference counter, which a submission's
@@ -6,6 +7,10 @@ statement locks while it runs), so a web process runs them through one queue per
 first come first served. The thread takes the next submission as soon as one is done,
 without going back to the event loop, and is started when a submission arrives and none
 is running; it ends after `IDLE_SECONDS` with nothing to do.
+
+`LoopTurns` is the same queue for submissions that run on the event loop (on SQLite,
+`deps.run_submission`): one submission per turn of the loop, so that the loop reads the
+requests that arrived in between and queues them in the order they came.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import contextlib
 import contextvars
 import queue
 import threading
+import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -124,3 +131,66 @@ _turns = PerEngine(Turns)
 def turns_for(engine: Engine) -> Turns:
     """The queue of submissions to `engine` in this process."""
     return _turns(engine)
+
+
+class LoopTurns:
+    """An event loop's queue of submissions that run on the loop itself, one per turn.
+
+    The loop runs, in one turn, every callback and task that was ready when the turn
+    began, and only then looks for new data on its sockets. Requests that each ran their
+    submission as soon as they were read were therefore served in batches, in the order
+    of the batch before: a request whose answer went out last in a batch, whose client
+    sent its next one a moment after the loop had looked, was left out of the next batch
+    and put last in the one after, again and again. With uvloop, one or two of 50 busy
+    connections waited twice as long as the others for every answer (bench/README.md,
+    JSON API). One submission per turn lets the loop read the sockets between any two,
+    so each waits for those that came before it, and no longer.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._jobs: deque[tuple[Callable[[], Any], contextvars.Context, asyncio.Future[Any]]]
+        self._jobs = deque()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a submission is waiting here for its turn."""
+        return bool(self._jobs)
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run `work()` on the loop when its turn comes; its result or error. If the
+        waiting task is cancelled before then, it does not run."""
+        future: asyncio.Future[T] = self._loop.create_future()
+        if not self._jobs:
+            self._loop.call_soon(self._next)
+        self._jobs.append((work, contextvars.copy_context(), future))
+        return await future
+
+    def _next(self) -> None:
+        work, context, future = self._jobs.popleft()
+        try:
+            if not future.cancelled():
+                try:
+                    result = context.run(work)
+                except Exception as error:  # handed to the waiting request
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+        finally:
+            # After the request it answered: that one is woken first in the next turn.
+            if self._jobs:
+                self._loop.call_soon(self._next)
+
+
+_loop_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopTurns] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_turns() -> LoopTurns:
+    """The running event loop's queue of submissions."""
+    loop = asyncio.get_running_loop()
+    turns = _loop_turns.get(loop)
+    if turns is None:
+        turns = _loop_turns[loop] = LoopTurns(loop)
+    return turns

@@ -3,6 +3,8 @@ from the async routes run one at a time per engine, in the order they came."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sqlite3
 import threading
 import time
@@ -94,14 +96,14 @@ def test_fair_lock_timeout_leaves_the_queue_and_release_checks_the_holder() -> N
         lock.release()
 
 
-def _in_thread(main: Callable[[], Awaitable[None]]) -> None:
+def _in_thread(main: Callable[[], Awaitable[None]], *, use_uvloop: bool = False) -> None:
     """anyio.run(main) in a thread of its own: an event loop that another test left set
     in this thread would stop a new one from running here."""
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            anyio.run(main)
+            anyio.run(main, backend_options={"use_uvloop": use_uvloop})
         except BaseException as error:
             errors.append(error)
 
@@ -197,6 +199,104 @@ def test_a_request_cancelled_before_its_turn_is_not_run() -> None:
 
     _in_thread(main)
     assert ran == ["first", "after"]
+
+
+@pytest.mark.parametrize("use_uvloop", [False, True], ids=["asyncio", "uvloop"])
+def test_submissions_on_the_event_loop_run_one_per_turn_and_requests_are_read_between(
+    use_uvloop: bool,
+) -> None:
+    """Each submission sends a byte, as an answer makes its client send the next request:
+    the loop reads it before the submission after next at the latest (asyncio runs one
+    more callback of the turn first; uvloop reads between any two)."""
+    events: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        loop.add_reader(reader.fileno(), lambda: events.append("read " + reader.recv(64).decode()))
+        queue = turns.LoopTurns(loop)
+
+        def work(number: int) -> Callable[[], int]:
+            def submission() -> int:
+                events.append(f"work {number}")
+                writer.send(str(number).encode())
+                return number
+
+            return submission
+
+        try:
+            results = await asyncio.gather(*(queue.run(work(n)) for n in range(6)))
+        finally:
+            loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+        assert results == list(range(6))
+        assert not queue.busy
+
+    _in_thread(main, use_uvloop=use_uvloop)
+    assert [e for e in events if e.startswith("work")] == [f"work {n}" for n in range(6)]
+    for number in range(4):
+        read = next(i for i, e in enumerate(events) if e.startswith("read") and str(number) in e)
+        assert read < events.index(f"work {number + 2}"), events
+
+
+def test_a_submission_on_the_event_loop_hands_on_its_error_and_skips_a_cancelled_one() -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        queue = turns.loop_turns()
+        assert turns.loop_turns() is queue
+
+        def fail() -> None:
+            ran.append("fail")
+            raise LookupError("no such group")
+
+        failing = asyncio.ensure_future(queue.run(fail))
+        cancelled = asyncio.ensure_future(queue.run(lambda: ran.append("cancelled")))
+        last = asyncio.ensure_future(queue.run(lambda: ran.append("last") or "done"))
+        await asyncio.sleep(0)  # all three queued
+        cancelled.cancel()
+        with pytest.raises(LookupError, match="no such group"):
+            await failing
+        assert await last == "done"
+        assert cancelled.cancelled()
+
+    _in_thread(main)
+    assert ran == ["fail", "last"]
+
+
+def test_a_submission_waiting_on_the_event_loop_follows_one_queued_in_the_thread_meanwhile(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    ran: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def record(name: str) -> Callable[[], None]:
+        return lambda: ran.append((name, threading.current_thread().name))
+
+    def slow() -> None:
+        release.wait(10)
+        record("thread")()
+
+    async def main() -> None:
+        loop_thread = threading.current_thread().name
+        # Queued on the loop; before its turn comes, a submission is queued in the thread.
+        waiting = asyncio.ensure_future(
+            run_submission(engine, record("work"), without_waiting=record("on the loop"))
+        )
+        in_thread = asyncio.ensure_future(turns.turns_for(engine).run(slow))
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(waiting, in_thread)
+        assert ("on the loop", loop_thread) not in ran
+
+    try:
+        _in_thread(main)
+    finally:
+        engine.dispose()
+    assert ran == [("thread", "samverkan-submissions"), ("work", "samverkan-submissions")]
 
 
 def test_the_submission_thread_ends_when_idle_and_starts_again(
