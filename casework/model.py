@@ -350,7 +350,8 @@ class AuditEvent(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     actor: str = Field(max_length=200)
     action: str = Field(max_length=64)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    # Read by case (the audit trail), in the order written; not by time.
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     note: str = ""
@@ -515,14 +516,17 @@ class Notification(SQLModel, table=True):
     """
 
     __tablename__ = "notifications"
+    # The drain asks for pending messages due by now, oldest first; the outbox pages and
+    # the metrics count and list messages by status. No query looks for a kind.
     __table_args__ = (
+        sa.Index("ix_notifications_status_not_before", "status", "not_before"),
         sparse_index("event_key"),
         sparse_index("member_id"),
         sparse_index("meeting_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=64)
     event_key: str | None = Field(default=None, max_length=200)
     recipient_name: str = Field(default="", max_length=200)
     recipient_address: str = Field(max_length=500)
@@ -535,9 +539,9 @@ class Notification(SQLModel, table=True):
     # default HTML made from subject and text (`notifications.messages.html_part`).
     body_html: str = ""
     status: NotificationStatus = Field(
-        default=NotificationStatus.pending, sa_type=_enum(NotificationStatus), index=True
+        default=NotificationStatus.pending, sa_type=_enum(NotificationStatus)
     )
-    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

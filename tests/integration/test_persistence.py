@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -155,6 +156,50 @@ def test_sparse_columns_index_only_their_filled_rows_and_lookups_use_it(
         # The queue's filter by status needs no index of its own.
         assert "ix_cases_status" not in definitions
         assert "ix_cases_status_created_at" in definitions
+
+
+def test_the_drain_finds_due_messages_by_one_index_and_unread_columns_have_none(
+    migrated_engine: Engine,
+) -> None:
+    sqlite = migrated_engine.dialect.name == "sqlite"
+    with migrated_engine.connect() as connection:
+        if sqlite:
+            indexes = {
+                row[0] for row in connection.exec_driver_sql("SELECT name FROM sqlite_master")
+            }
+        else:
+            indexes = {
+                row[0] for row in connection.exec_driver_sql("SELECT indexname FROM pg_indexes")
+            }
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        assert not indexes & {
+            "ix_notifications_kind",
+            "ix_notifications_status",
+            "ix_notifications_not_before",
+            "ix_audit_events_at",
+        }
+        due = (
+            "SELECT id FROM notifications WHERE status = 'pending' AND not_before <= :now "
+            "ORDER BY not_before, id LIMIT 100"
+        )
+        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+        plan = connection.execute(text(explain + due), {"now": SPRING_2026}).all()
+        assert "ix_notifications_status_not_before" in " ".join(str(s[-1]) for s in plan), plan
+
+
+def test_every_migration_goes_down_to_an_empty_database_and_up_again(
+    migrated_engine: Engine,
+) -> None:
+    config = alembic_config()
+    with migrated_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        connection.commit()
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    migrate(migrated_engine)
+    with migrated_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
 
 
 def test_migrating_twice_changes_nothing_and_records_the_head(migrated_engine: Engine) -> None:
