@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from conftest import POSTGRES_URL, _require_postgres
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, Engine, MetaData, String, event, func, inspect, text
+from sqlalchemy import Column, Connection, Engine, MetaData, String, event, func, inspect, text
 from sqlmodel import SQLModel, select
 
 from casework import db, repository, services
@@ -131,28 +131,33 @@ SPARSE_INDEXES = {
 }
 
 
+def _index_definitions(connection: Connection) -> dict[str, str]:
+    """The database's indexes (and on SQLite its tables) by name, with their SQL; on
+    PostgreSQL sequential scans are turned off, so that plans on small tables show the
+    index a query would use."""
+    if connection.dialect.name == "sqlite":
+        return dict(connection.exec_driver_sql("SELECT name, sql FROM sqlite_master").all())
+    connection.exec_driver_sql("SET enable_seqscan = off")
+    return dict(connection.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes").all())
+
+
+def _plan(connection: Connection, query: str, parameters: dict[str, Any]) -> str:
+    explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+    return " ".join(str(step[-1]) for step in connection.execute(text(explain + query), parameters))
+
+
 def test_sparse_columns_index_only_their_filled_rows_and_lookups_use_it(
     migrated_engine: Engine,
 ) -> None:
-    sqlite = migrated_engine.dialect.name == "sqlite"
     with migrated_engine.connect() as connection:
-        if sqlite:
-            definitions = dict(
-                connection.exec_driver_sql("SELECT name, sql FROM sqlite_master").all()
-            )
-        else:
-            definitions = dict(
-                connection.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes").all()
-            )
-            connection.exec_driver_sql("SET enable_seqscan = off")  # a small table: force it
+        definitions = _index_definitions(connection)
         for index, (table, column) in SPARSE_INDEXES.items():
             definition = definitions[index].replace("(", "").replace(")", "")  # PostgreSQL's
             assert definition.endswith(f"WHERE {column} IS NOT NULL"), definition
             lookup = f"SELECT id FROM {table} WHERE {column} = :value"
-            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
             value = "linked:1:2" if column == "event_key" else 7
-            plan = connection.execute(text(explain + lookup), {"value": value}).all()
-            assert index in " ".join(str(step[-1]) for step in plan), plan
+            plan = _plan(connection, lookup, {"value": value})
+            assert index in plan, plan
         # The queue's filter by status needs no index of its own.
         assert "ix_cases_status" not in definitions
         assert "ix_cases_status_created_at" in definitions
@@ -161,18 +166,9 @@ def test_sparse_columns_index_only_their_filled_rows_and_lookups_use_it(
 def test_the_drain_finds_due_messages_by_one_index_and_unread_columns_have_none(
     migrated_engine: Engine,
 ) -> None:
-    sqlite = migrated_engine.dialect.name == "sqlite"
     with migrated_engine.connect() as connection:
-        if sqlite:
-            indexes = {
-                row[0] for row in connection.exec_driver_sql("SELECT name FROM sqlite_master")
-            }
-        else:
-            indexes = {
-                row[0] for row in connection.exec_driver_sql("SELECT indexname FROM pg_indexes")
-            }
-            connection.exec_driver_sql("SET enable_seqscan = off")
-        assert not indexes & {
+        definitions = _index_definitions(connection)
+        assert not definitions.keys() & {
             "ix_notifications_kind",
             "ix_notifications_status",
             "ix_notifications_not_before",
@@ -182,9 +178,8 @@ def test_the_drain_finds_due_messages_by_one_index_and_unread_columns_have_none(
             "SELECT id FROM notifications WHERE status = 'pending' AND not_before <= :now "
             "ORDER BY not_before, id LIMIT 100"
         )
-        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-        plan = connection.execute(text(explain + due), {"now": SPRING_2026}).all()
-        assert "ix_notifications_status_not_before" in " ".join(str(s[-1]) for s in plan), plan
+        plan = _plan(connection, due, {"now": SPRING_2026})
+        assert "ix_notifications_status_not_before" in plan, plan
 
 
 def test_every_migration_goes_down_to_an_empty_database_and_up_again(
