@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -249,6 +250,7 @@ def _sqlite_engine(url: URL, *, echo: bool, synchronous: str) -> Engine:
         **pool_args,
     )
     _sqlite_write_locks[engine] = FairLock()
+    event.listen(engine, "engine_disposed", _drop_own_writer)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -574,30 +576,93 @@ def writes_directly(engine: Engine) -> bool:
 
 @contextmanager
 def direct_sqlite(engine: Engine, *, wait: bool = True) -> Iterator[DirectSQLite]:
-    """A writing transaction on a SQLite engine (`writes_directly`) run on its pooled sqlite3
+    """A writing transaction on a SQLite engine (`writes_directly`) run on a sqlite3
     connection itself (`DirectSQLite`): in turn with this process's other writers and
     begun with BEGIN IMMEDIATE, as `unit_of_work` does, committed when the block ends and
-    rolled back on any exception. `wait=False` as with `unit_of_work`."""
+    rolled back on any exception. `wait=False` as with `unit_of_work`.
+
+    With `wait=False` on a database file the transaction runs on the engine's own writer
+    connection (`_own_writer`), else on a pooled one."""
     if not writes_directly(engine):
         raise ValueError("direct_sqlite needs a SQLite engine made by make_engine")
     with _writer_turn(engine, write=True, wait=wait) as no_wait:
-        pooled = engine.raw_connection()
+        own = no_wait and sqlite_file(engine) is not None
+        pooled = None if own else engine.raw_connection()
         try:
-            connection = pooled.driver_connection
-            assert isinstance(connection, sqlite3.Connection)
-            _begin_immediate(connection, no_wait=no_wait)
+            if pooled is None:
+                connection = _own_writer(engine)
+                _begin_at_once(connection)
+            else:
+                driver = pooled.driver_connection
+                assert isinstance(driver, sqlite3.Connection)
+                connection = driver
+                _begin_immediate(connection, no_wait=no_wait)
             try:
                 yield DirectSQLite(engine, connection)
                 _run(connection, "COMMIT")
             except BaseException:
-                # A ROLLBACK if the transaction is open; should it fail, the pool's own
-                # rollback at check-in throws the connection away.
-                with contextlib.suppress(sqlite3.Error):
+                # A ROLLBACK if the transaction is open; should it fail, the connection is
+                # thrown away (a pooled one by the pool's own rollback at check-in).
+                try:
                     connection.rollback()
+                except sqlite3.Error:
+                    if pooled is None:
+                        _drop_own_writer(engine)
                 raise
         finally:
-            pooled.close()
+            if pooled is not None:
+                pooled.close()
     _committed(engine)
+
+
+# Per engine: the process that opened its own writer connection, and the connection.
+_own_writers: weakref.WeakKeyDictionary[Engine, tuple[int, sqlite3.Connection]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _own_writer(engine: Engine) -> sqlite3.Connection:
+    """The engine's own connection for writes that do not wait (`direct_sqlite(…,
+    wait=False)`), opened by its pool on first use and then kept out of it; used only by
+    the holder of the in-process write lock, so by one writer at a time.
+
+    Its busy timeout is 0: a transaction on it begins with BEGIN IMMEDIATE, which fails at
+    once if another process's writer holds the lock, and once it has begun nothing in it
+    waits for another connection (in WAL mode a commit does not wait for readers). The
+    pool's connections keep their busy timeout. Taking a pooled connection, setting the
+    timeout to 0 for the BEGIN and back, and returning the connection took a twelfth of a
+    submission's CPU (bench/README.md, JSON API, 38)."""
+    held = _own_writers.get(engine)
+    if held is not None and held[0] == os.getpid():
+        return held[1]
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
+    assert isinstance(connection, sqlite3.Connection)
+    pooled.detach()
+    connection.execute("PRAGMA busy_timeout=0")
+    _own_writers[engine] = (os.getpid(), connection)
+    return connection
+
+
+def _drop_own_writer(engine: Engine) -> None:
+    """Close the engine's own writer connection (when the engine is disposed, or after a
+    failed rollback); the next write that does not wait opens another. One inherited from
+    the parent of a forked process is left to the parent."""
+    held = _own_writers.pop(engine, None)
+    if held is not None and held[0] == os.getpid():
+        with contextlib.suppress(sqlite3.Error):
+            held[1].close()
+
+
+def _begin_at_once(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE on a connection without a busy timeout: `WriteLockBusy` if another
+    process's writer holds the lock."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise _sqlalchemy_error("BEGIN IMMEDIATE", {}, error) from error
+        raise WriteLockBusy(str(error)) from error
 
 
 def _committed(engine: Engine) -> None:
@@ -623,11 +688,7 @@ def _begin_immediate(connection: sqlite3.Connection, *, no_wait: bool) -> None:
         return
     connection.execute("PRAGMA busy_timeout=0")
     try:
-        connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-            raise _sqlalchemy_error("BEGIN IMMEDIATE", {}, error) from error
-        raise WriteLockBusy(str(error)) from error
+        _begin_at_once(connection)
     finally:
         connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import IntegrityError
 
 from casework.db import (
     Executor,
@@ -384,10 +385,63 @@ def test_a_writer_that_may_not_wait_gives_up_at_once_and_writes_nothing(
             thread.start()
             thread.join(10)
             assert [type(e) for e in failed] == [WriteLockBusy]
-        # Free again: it writes, and the connection waits as usual afterwards.
+        # Free again: it writes. A unit of work's connection waits as usual afterwards; a
+        # direct write runs on the engine's own writer, which never waits.
         with transaction(engine, wait=False) as writer:
             timeout = connection_of(writer).execute(text("PRAGMA busy_timeout")).scalar()
-        assert timeout == 5000
+        assert timeout == (0 if transaction is direct_sqlite else 5000)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    finally:
+        engine.dispose()
+
+
+def test_direct_writes_that_do_not_wait_keep_one_connection_of_their_own(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        migrate(engine)
+        checked_out: list[object] = []
+        event.listen(engine, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi))
+        used = []
+        for number in range(3):
+            with direct_sqlite(engine, wait=False) as writer:
+                writer.execute(
+                    text("INSERT INTO reference_counters VALUES ('SB', :y, 0)"), {"y": number}
+                )
+                used.append(writer._connection)
+        assert used[0] is used[1] is used[2]
+        # Taken from the pool once, and not returned: the pool's connections stay its own.
+        assert checked_out == [used[0]]
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        with engine.connect() as connection:
+            assert connection.connection.driver_connection is not used[0]
+        # An error rolls its transaction back and the connection goes on.
+        with pytest.raises(IntegrityError), direct_sqlite(engine, wait=False) as writer:
+            writer.execute(text("INSERT INTO reference_counters VALUES ('SB', 5, 0)"))
+            writer.execute(text("INSERT INTO reference_counters VALUES ('SB', 0, 0)"))
+        with direct_sqlite(engine, wait=False) as writer:
+            assert writer._connection is used[0]
+            rows = writer.execute(text("SELECT year FROM reference_counters ORDER BY year"))
+            assert [year for (year,) in rows.all()] == [0, 1, 2]
+        # Disposing of the engine closes it.
+        engine.dispose()
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            used[0].execute("SELECT 1")
+        with direct_sqlite(engine, wait=False) as writer:
+            assert writer._connection is not used[0]
+    finally:
+        engine.dispose()
+
+
+def test_direct_writes_to_a_database_in_memory_stay_on_its_one_connection() -> None:
+    engine = make_engine("sqlite://")
+    try:
+        migrate(engine)
+        with direct_sqlite(engine, wait=False) as writer:
+            writer.execute(text("INSERT INTO reference_counters VALUES ('SB', 2026, 7)"))
+        with engine.connect() as connection:
+            last = connection.exec_driver_sql("SELECT last FROM reference_counters").scalar()
+        assert last == 7
     finally:
         engine.dispose()
 
