@@ -630,7 +630,7 @@ def _own_writer(engine: Engine) -> sqlite3.Connection:
     once if another process's writer holds the lock, and once it has begun nothing in it
     waits for another connection (in WAL mode a commit does not wait for readers). The
     pool's connections keep their busy timeout. Taking a pooled connection, setting the
-    timeout to 0 for the BEGIN and back, and returning the connection took a twelfth of a
+    timeout to 0 for the BEGIN and back, and returning the connection took about 8 % of a
     submission's CPU (bench/README.md, JSON API, 38)."""
     held = _own_writers.get(engine)
     if held is not None and held[0] == os.getpid():
