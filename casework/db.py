@@ -33,6 +33,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
@@ -593,9 +594,7 @@ def direct_sqlite(engine: Engine, *, wait: bool = True) -> Iterator[DirectSQLite
                 connection = _own_writer(engine)
                 _begin_at_once(connection)
             else:
-                driver = pooled.driver_connection
-                assert isinstance(driver, sqlite3.Connection)
-                connection = driver
+                connection = _sqlite3_of(pooled)
                 _begin_immediate(connection, no_wait=no_wait)
             try:
                 yield DirectSQLite(engine, connection)
@@ -636,11 +635,17 @@ def _own_writer(engine: Engine) -> sqlite3.Connection:
     if held is not None and held[0] == os.getpid():
         return held[1]
     pooled = engine.raw_connection()
-    connection = pooled.driver_connection
-    assert isinstance(connection, sqlite3.Connection)
+    connection = _sqlite3_of(pooled)
     pooled.detach()
     connection.execute("PRAGMA busy_timeout=0")
     _own_writers[engine] = (os.getpid(), connection)
+    return connection
+
+
+def _sqlite3_of(pooled: PoolProxiedConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under a pooled one."""
+    connection = pooled.driver_connection
+    assert isinstance(connection, sqlite3.Connection)
     return connection
 
 
