@@ -85,7 +85,6 @@ _CASE_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
     if name != "id"
 )
 _CASE_CLASS = instrumentation.manager_of_class(Case)
-_CASE_MAPPER = sa.inspect(Case)
 _NEW_CASE_COLUMNS = frozenset(name for name, _default, _factory in _CASE_DEFAULTS)
 
 
@@ -125,7 +124,7 @@ def loaded_case(row: Mapping[str, Any], case_id: int | None) -> Case:
     as long on its per-field defaults and attribute events as an INSERT takes."""
     # As Case(...) would: the mappers are set up on first use, and a process may store a
     # case before it has used any other model.
-    if not _CASE_MAPPER.configured:
+    if not _CASE_CLASS.mapper.configured:
         configure_mappers()
     case: Case = _CASE_CLASS.new_instance()
     case.__dict__.update(row, id=case_id)
