@@ -42,10 +42,10 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
 
 def _register(name: str) -> UUID:
     """The drain's deployment under `name`, without a schedule."""
-    deployment = outbox_drain.to_deployment(name)
-    # Called outside an event loop, to_deployment returns the deployment itself.
+    # Synchronous even where the session's browser has left an event loop running.
+    deployment = outbox_drain.to_deployment(name, _sync=True)  # type: ignore[call-arg]
     assert isinstance(deployment, RunnerDeployment)
-    deployment_id = deployment.apply()
+    deployment_id = deployment.apply(_sync=True)  # type: ignore[call-arg]
     assert isinstance(deployment_id, UUID)
     return deployment_id
 
