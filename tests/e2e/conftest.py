@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import served
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from casework import accounts, demo
@@ -91,6 +91,11 @@ def live_app(tmp_path: Path) -> Iterator[LiveApp]:
             yield LiveApp(url, engine, STAFF_EMAIL, STAFF_PASSWORD)
     finally:
         engine.dispose()
+
+
+# The pages' own waits (10 s) and `expect`'s (5 s by default) alike: a page that renders
+# a PDF can take longer than that on a busy machine.
+expect.set_options(timeout=10_000)
 
 
 def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
