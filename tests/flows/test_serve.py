@@ -136,7 +136,9 @@ def test_serve_starts_prefect_serves_the_flows_and_stops_everything(tmp_path: Pa
         assert ui is not None, "".join(output)
         assert ui.startswith("http://127.0.0.1:")
         api = f"{ui}/api"
-        # The deployments appear once the runner has registered them.
+        # The deployments appear once the runner has registered them: as long again for
+        # the runner and the web application to start.
+        deadline = time.monotonic() + STARTUP_SECONDS
         found: list[dict[str, object]] = []
         while time.monotonic() < deadline and len(found) < 3:
             time.sleep(0.5)
