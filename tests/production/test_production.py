@@ -49,9 +49,10 @@ SETTINGS = {
     "SAMVERKAN_SUBMISSIONS_PER_MINUTE": "100000",
     # The messages a killed drain had claimed go out again 20 s after it claimed them.
     "SAMVERKAN_DRAIN_LEASE_SECONDS": "20",
-    # Heartbeats every 30 s (Prefect's minimum); a run silent for 60 s is crashed.
+    # Heartbeats every 30 s (Prefect's minimum); a run silent for 120 s is crashed, which
+    # leaves a run's process time to start on a busy machine before its first heartbeat.
     "SAMVERKAN_FLOW_HEARTBEAT_SECONDS": "30",
-    "SAMVERKAN_FLOW_CRASH_AFTER_SECONDS": "60",
+    "SAMVERKAN_FLOW_CRASH_AFTER_SECONDS": "120",
     # The scheduled runs come on the hour: the test starts the runs it waits for itself.
     "SAMVERKAN_SWEEP_INTERVAL_MINUTES": "60",
     "SAMVERKAN_DRAIN_INTERVAL_MINUTES": "60",
