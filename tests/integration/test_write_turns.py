@@ -366,7 +366,8 @@ def test_a_writer_that_may_not_wait_gives_up_at_once_and_writes_nothing(
         started = time.monotonic()
         with pytest.raises(WriteLockBusy), transaction(engine, wait=False) as writer:
             cases(writer)
-        assert time.monotonic() - started < 1, "it waited for the busy timeout"
+        # Well under the busy timeout of 5 s, with room for a busy machine.
+        assert time.monotonic() - started < 3, "it waited for the busy timeout"
         other.rollback()
         other.close()
         # Another writer in this process: the in-process lock is taken.
