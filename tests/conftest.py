@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +34,18 @@ from casework.settings import Settings
 POSTGRES_URL = os.environ.get(
     "SAMVERKAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def wait_until(
+    condition: Callable[[], object], what: str, *, timeout: float = 10, interval: float = 0.05
+) -> None:
+    """Wait for `condition()` to be true, asking every `interval` seconds; fail naming
+    `what` if it is not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
 
 
 @cache

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
+from conftest import wait_until
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
@@ -31,13 +31,6 @@ def prefect_api() -> Iterator[str]:
         url = PREFECT_API_URL.value()
         assert url
         yield url
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert condition()
 
 
 def _register(name: str) -> UUID:
@@ -67,10 +60,10 @@ def test_a_burst_of_submissions_starts_one_drain_run_and_none_while_it_waits(
     try:
         for _ in range(20):
             trigger()
-        _wait_for(lambda: trigger.requested == 1)
+        wait_until(lambda: trigger.requested == 1, "one flow run asked for", timeout=30)
         # The next call finds that run waiting and starts none.
         trigger()
-        _wait_for(lambda: trigger.skipped >= 1)
+        wait_until(lambda: trigger.skipped >= 1, "a call skipped", timeout=30)
     finally:
         trigger.stop()
     assert trigger._thread is not None and not trigger._thread.is_alive()
@@ -91,11 +84,12 @@ def test_a_trigger_that_cannot_reach_prefect_warns_and_goes_on(
     caplog.set_level(logging.WARNING, logger="samverkan.flows")
     try:
         trigger()
-        _wait_for(lambda: "could not start the outbox drain" in caplog.text)
+        warned = "could not start the outbox drain"
+        wait_until(lambda: warned in caplog.text, "a warning", timeout=30)
         assert trigger.requested == 0
         trigger.api_url = prefect_api.rstrip("/")
         trigger()
-        _wait_for(lambda: trigger.requested == 1)
+        wait_until(lambda: trigger.requested == 1, "a flow run asked for", timeout=30)
     finally:
         trigger.stop()
     assert len(_runs(deployment_id)) == 1
@@ -104,7 +98,7 @@ def test_a_trigger_that_cannot_reach_prefect_warns_and_goes_on(
     caplog.clear()
     try:
         unknown()
-        _wait_for(lambda: "404" in caplog.text)
+        wait_until(lambda: "404" in caplog.text, "a 404 warning", timeout=30)
     finally:
         unknown.stop()
     assert unknown.requested == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from conftest import wait_until
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 
@@ -32,12 +33,8 @@ from casework.web import turns
 from casework.web.deps import run_submission
 
 
-def _wait_until(condition: object, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
+def _wait_until(condition: Callable[[], object], what: str) -> None:
+    wait_until(condition, what, interval=0.001)
 
 
 def test_fair_lock_is_handed_to_waiters_in_the_order_they_came() -> None:

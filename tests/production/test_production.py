@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import _require_postgres
+from conftest import _require_postgres, wait_until
 from sqlmodel import col
 
 from casework.model import Case, Notification, NotificationStatus, utcnow
@@ -59,14 +59,8 @@ SETTINGS = {
 }
 
 
-def _until(condition: object, what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Wait for `condition()` to be true; fail naming `what` if it never is."""
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        time.sleep(0.5)
+def _until(condition: Callable[[], object], what: str) -> None:
+    wait_until(condition, what, timeout=WAIT_SECONDS, interval=0.5)
 
 
 @pytest.fixture
